@@ -1,0 +1,1 @@
+"""Gaussian splatting: model, rasterizer, losses, densification and the training loop."""

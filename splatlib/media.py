@@ -1,0 +1,65 @@
+"""Access to ffmpeg and to video metadata (PyAV), shared by the frame stage and the tools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import av
+
+from .errors import InputError
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float
+    width: int
+    height: int
+    fps: float
+    rotation: int
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Read duration, size, frame rate and rotation; raise InputError on anything unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path.name}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty (0 bytes)")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path.name} has no video stream (is it an audio file?)")
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            else:
+                duration = 0.0
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            width = stream.codec_context.width
+            height = stream.codec_context.height
+            rotation = 0
+            try:
+                frame = next(container.decode(stream))
+                rotation = int(getattr(frame, "rotation", 0) or 0)
+            except (StopIteration, av.error.FFmpegError) as exc:
+                raise InputError(f"{path.name}: the video stream has no decodable frame") from exc
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path.name} is not a readable video ({exc.strerror or exc})") from exc
+    if width <= 0 or height <= 0:
+        raise InputError(f"{path.name}: the video stream has no picture size")
+    return VideoInfo(duration=duration, width=width, height=height, fps=fps, rotation=rotation)

@@ -1,0 +1,127 @@
+"""ExtractFrames: a video or a folder of photos in, numbered JPEG frames and a manifest out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import InputError
+from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ffmpeg_exe, probe_video
+from . import Progress, no_progress
+
+log = logging.getLogger(__name__)
+
+MIN_FRAMES = 3
+MANIFEST = "frames.json"
+
+
+@dataclass(frozen=True)
+class FrameOptions:
+    fps: float = 2.0
+    max_frames: int = 300
+    max_size: int = 1600  # long side, pixels; frames are never upscaled
+
+
+def input_kind(path: Path) -> str:
+    """'video' or 'photos' for a usable input path; InputError otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        return "photos"
+    if path.is_file():
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return "video"
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise InputError("a single photo is not enough: give a folder of photos or a video")
+        raise InputError(f"{path.name}: unsupported file type {path.suffix or '(none)'}; "
+                         f"give a video ({', '.join(sorted(VIDEO_SUFFIXES))}) or a folder of photos")
+    raise InputError(f"{path}: no such file or folder")
+
+
+def extract_frames(source: Path, out_dir: Path, options: FrameOptions = FrameOptions(),
+                   progress: Progress = no_progress) -> dict:
+    """Write `frame_%04d.jpg` into `out_dir` from a video file or a photo folder.
+
+    Returns the manifest (also written as `frames.json`): kind, count and per-frame info.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("frame_*.jpg"):
+        old.unlink()
+    kind = input_kind(source)
+    if kind == "video":
+        manifest = _from_video(Path(source), out_dir, options, progress)
+    else:
+        manifest = _from_photos(Path(source), out_dir, options, progress)
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _scale_filter(max_size: int) -> str:
+    # shrink the long side to max_size, keep aspect, even dimensions; never upscale
+    return (f"scale='if(gte(iw,ih),min({max_size},iw),-2)':'if(gte(iw,ih),-2,min({max_size},ih))'")
+
+
+def _from_video(video: Path, out_dir: Path, options: FrameOptions, progress: Progress) -> dict:
+    info = probe_video(video)
+    fps = options.fps
+    if info.duration > 0 and info.duration * fps > options.max_frames:
+        fps = options.max_frames / info.duration
+        log.info("capping %s at %d frames: sampling at %.3f fps", video.name, options.max_frames, fps)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1",
+           "-i", str(video), "-vf", f"fps={fps},{_scale_filter(options.max_size)}",
+           "-q:v", "2", "-frames:v", str(options.max_frames), str(out_dir / "frame_%04d.jpg")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        m = re.match(r"out_time_us=(\d+)", line)
+        if m and info.duration > 0:
+            progress(min(1.0, int(m.group(1)) / 1e6 / info.duration), "decoding video")
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if proc.wait() != 0:
+        raise InputError(f"{video.name}: ffmpeg could not decode the video: {stderr.strip()[-300:]}")
+    frames = sorted(out_dir.glob("frame_*.jpg"))
+    if len(frames) < MIN_FRAMES:
+        raise InputError(f"{video.name} is too short: it gave {len(frames)} frame(s) at {fps:g} fps, "
+                         f"at least {MIN_FRAMES} are needed; film longer or raise --fps")
+    progress(1.0, f"{len(frames)} frames")
+    return {
+        "kind": "video", "source": video.name, "fps": fps, "duration": info.duration,
+        "rotation": info.rotation, "count": len(frames),
+        "frames": [{"name": f.name, "time": round(i / fps, 3)} for i, f in enumerate(frames)],
+    }
+
+
+def _from_photos(folder: Path, out_dir: Path, options: FrameOptions, progress: Progress) -> dict:
+    photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(photos) < MIN_FRAMES:
+        raise InputError(f"{folder.name} has {len(photos)} photo(s); at least {MIN_FRAMES} are needed")
+    if len(photos) > options.max_frames:
+        step = len(photos) / options.max_frames
+        photos = [photos[int(i * step)] for i in range(options.max_frames)]
+    entries = []
+    for i, photo in enumerate(photos):
+        try:
+            with Image.open(photo) as im:
+                im = ImageOps.exif_transpose(im).convert("RGB")
+                im.thumbnail((options.max_size, options.max_size), Image.LANCZOS)
+                name = f"frame_{i + 1:04d}.jpg"
+                im.save(out_dir / name, quality=95)
+                entries.append({"name": name, "source": photo.name, "size": list(im.size)})
+        except (UnidentifiedImageError, OSError) as exc:
+            log.warning("skipping unreadable photo %s: %s", photo.name, exc)
+        progress((i + 1) / len(photos), f"photo {i + 1}/{len(photos)}")
+    if len(entries) < MIN_FRAMES:
+        raise InputError(f"{folder.name}: only {len(entries)} readable photo(s); at least {MIN_FRAMES} are needed")
+    # keep numbering dense even if a photo was skipped
+    for i, entry in enumerate(entries):
+        want = f"frame_{i + 1:04d}.jpg"
+        if entry["name"] != want:
+            (out_dir / entry["name"]).rename(out_dir / want)
+            entry["name"] = want
+    return {"kind": "photos", "source": folder.name, "count": len(entries), "frames": entries}
