@@ -1,0 +1,273 @@
+"""The `splatlib` command line: thin over the pipeline and the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import SplatError
+from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
+from .pipeline import STAGES, Pipeline, PipelineOptions, keys
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def library_home(arg: str | None) -> Path:
+    """`--library`, else $SPLATLIB_HOME, else ~/.splatlib."""
+    return Path(arg or os.environ.get("SPLATLIB_HOME") or Path.home() / ".splatlib").expanduser().resolve()
+
+
+def open_library(home: Path) -> tuple[SQLiteCatalog, LocalStore]:
+    return SQLiteCatalog(home / "catalog.sqlite"), LocalStore(home / "store")
+
+
+class ProgressBars:
+    """One tqdm bar per stage on stderr."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.stage: str | None = None
+        self.bar = None
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=1000, desc=f"{stage:<8}", file=sys.stderr, leave=True,
+                            bar_format="{desc} {bar} {percentage:3.0f}% {elapsed} {postfix}")
+        self.bar.n = int(fraction * 1000)
+        self.bar.set_postfix_str(message[:60], refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.stage = None
+
+
+def summary(scene: Scene, store: LocalStore) -> dict:
+    """The machine-readable result of a run: absolute paths, null where absent."""
+    def path_of(key: str | None) -> str | None:
+        return str(store.path(key)) if key and store.exists(key) else None
+
+    m = scene.metrics
+    sparse = f"{keys(scene.id)['sfm']}/sparse"
+    return {
+        "id": scene.id, "title": scene.title, "status": scene.status.value, "stage": scene.stage,
+        "error": scene.error,
+        "splat": path_of(scene.splat_key), "ply": path_of(scene.ply_key), "thumbnail": path_of(scene.thumbnail_key),
+        "sfm": path_of(sparse), "upload": path_of(scene.input_key),
+        "metrics": {
+            "psnr": m.get("psnr"), "ssim": m.get("ssim"), "total_frames": m.get("total_frames"),
+            "registered_frames": m.get("registered_frames"), "num_gaussians": m.get("num_gaussians"),
+            "seconds": m.get("seconds", {}),
+        },
+    }
+
+
+def print_summary(s: dict) -> None:
+    m = s["metrics"]
+    total = sum(m["seconds"].values()) if m["seconds"] else 0.0
+    head = {"completed": "completed", "failed": "FAILED", "queued": "stopped", "processing": "processing"}
+    print(f"Scene {s['id']} ({s['title']}) {head.get(s['status'], s['status'])} after {total:.1f} s")
+    if s["error"]:
+        print(f"  error      {s['error']}")
+    if m["total_frames"] is not None:
+        placed = f", {m['registered_frames']} placed by COLMAP" if m["registered_frames"] is not None else ""
+        print(f"  frames     {m['total_frames']}{placed}")
+    if m["num_gaussians"] is not None:
+        quality = f" · held-out PSNR {m['psnr']:.2f} dB · SSIM {m['ssim']:.3f}" if m["psnr"] is not None else ""
+        print(f"  Gaussians  {m['num_gaussians']:,}{quality}")
+    if m["seconds"]:
+        print("  seconds    " + " · ".join(f"{k} {v:.1f}" for k, v in m["seconds"].items()))
+    for key in ("splat", "ply", "thumbnail", "sfm"):
+        if s[key]:
+            print(f"  {key:<10} {s[key]}")
+
+
+def _pipeline_options(args) -> PipelineOptions:
+    return PipelineOptions(fps=args.fps, max_frames=args.max_frames, iterations=args.iterations,
+                           max_gaussians=args.max_gaussians, image_size=args.image_size,
+                           sfm_max_size=args.sfm_size, matching=args.matching)
+
+
+def _finish(scene: Scene, store: LocalStore, as_json: bool) -> int:
+    s = summary(scene, store)
+    if as_json:
+        print(json.dumps(s))
+    else:
+        print_summary(s)
+        if scene.status == Status.COMPLETED:
+            print(f"\nView it: open {s['splat']} in any 3DGS web viewer (or drag it onto one),\n"
+                  f"compare a held-out view with its render in {Path(s['splat']).parent / 'holdout.jpg'}.")
+        elif scene.status == Status.FAILED:
+            print(f"\nThe upload is kept. Fix the cause, then: splatlib scenes retry {scene.id}")
+        elif scene.status == Status.QUEUED:
+            print(f"\nContinue with: splatlib scenes retry {scene.id}")
+    return 0 if scene.status in (Status.COMPLETED, Status.QUEUED) else EXIT_FAILED
+
+
+def cmd_run(args) -> int:
+    source = Path(args.input)
+    if not source.exists():
+        print(f"splatlib run: {source}: no such file or folder", file=sys.stderr)
+        return EXIT_USAGE
+    catalog, store = open_library(library_home(args.library))
+    bars = ProgressBars(not args.quiet)
+    pipeline = Pipeline(catalog, store, bars)
+    scene = pipeline.create_scene(source, args.title, _pipeline_options(args))
+    if not args.json:
+        print(f"Scene {scene.id}: {source} → {store.root}", file=sys.stderr)
+    try:
+        scene = pipeline.run(scene.id, until=args.until)
+    finally:
+        bars.close()
+    return _finish(scene, store, args.json)
+
+
+def cmd_demo(args) -> int:
+    from .synthetic import make_orbit_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "demo-orbit.mp4"
+        if not args.json:
+            print("Rendering a synthetic orbit video of a textured scene…", file=sys.stderr)
+        make_orbit_video(video, seconds=args.seconds, fps=10)
+        args.input = str(video)
+        args.title = args.title or "Demo orbit"
+        return cmd_run(args)
+
+
+def cmd_scenes(args) -> int:
+    catalog, store = open_library(library_home(args.library))
+    if args.action == "list":
+        scenes = catalog.list(Status(args.status) if args.status else None, limit=args.limit)
+        if args.json:
+            print(json.dumps([summary(s, store) for s in scenes]))
+        else:
+            if not scenes:
+                print("no scenes yet: splatlib run VIDEO_OR_PHOTO_FOLDER")
+            for s in scenes:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created_at))
+                state = s.status.value + (f" ({s.stage})" if s.status != Status.COMPLETED and s.stage else "")
+                psnr = f"{s.metrics['psnr']:.1f} dB" if s.metrics.get("psnr") is not None else ""
+                print(f"{s.id}  {when}  {state:<22} {psnr:>8}  {s.title}")
+        return 0
+    if not args.id:
+        print(f"splatlib scenes {args.action}: a scene id is required", file=sys.stderr)
+        return EXIT_USAGE
+    scene_id = validate_scene_id(args.id)
+    if args.action == "show":
+        scene = catalog.get(scene_id)
+        if args.json:
+            print(json.dumps(summary(scene, store) | {"record": scene.to_dict()}))
+        else:
+            print_summary(summary(scene, store))
+        return 0
+    if args.action == "delete":
+        Pipeline(catalog, store).delete(scene_id)
+        print(json.dumps({"id": scene_id, "deleted": True}) if args.json else f"deleted {scene_id}")
+        return 0
+    bars = ProgressBars(not args.quiet)
+    try:
+        scene = Pipeline(catalog, store, bars).retry(scene_id, until=args.until)
+    finally:
+        bars.close()
+    return _finish(scene, store, args.json)
+
+
+def cmd_convert(args) -> int:
+    from .formats.convert import convert
+
+    n = convert(Path(args.src), Path(args.dst))
+    print(f"wrote {args.dst} ({n:,} Gaussians)")
+    return 0
+
+
+def _add_library(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--library", help="library folder (default: $SPLATLIB_HOME or ~/.splatlib)")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    d = PipelineOptions()
+    _add_library(p)
+    p.add_argument("--title", help="scene title (default: the input's name)")
+    p.add_argument("--fps", type=float, default=d.fps, help=f"frames per second taken from a video (default {d.fps:g})")
+    p.add_argument("--max-frames", type=int, default=d.max_frames, help=f"cap on frames (default {d.max_frames})")
+    p.add_argument("--sfm-size", type=int, default=d.sfm_max_size,
+                   help=f"long side of frames for structure from motion (default {d.sfm_max_size})")
+    p.add_argument("--matching", choices=["auto", "sequential", "exhaustive"], default=d.matching,
+                   help="COLMAP matching (default: sequential for video, exhaustive for small photo sets)")
+    p.add_argument("--iterations", type=int, default=d.iterations, help=f"training steps (default {d.iterations})")
+    p.add_argument("--max-gaussians", type=int, default=d.max_gaussians,
+                   help=f"Gaussian budget (default {d.max_gaussians})")
+    p.add_argument("--image-size", type=int, default=d.image_size,
+                   help=f"long side of training images (default {d.image_size})")
+    p.add_argument("--until", choices=STAGES[:-1], help="stop after this stage (continue later with retry)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="splatlib", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="turn a video or a photo folder into a 3DGS scene")
+    p.add_argument("input", help="video file (mp4, mov, webm, mkv) or folder of photos")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="render a synthetic orbit video and run it through the pipeline")
+    _add_run_options(p)
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the synthetic video")
+    p.set_defaults(func=cmd_demo, iterations=600, image_size=320, max_gaussians=40_000)
+
+    p = sub.add_parser("scenes", help="list, show, retry or delete scenes")
+    p.add_argument("action", choices=["list", "show", "retry", "delete"])
+    p.add_argument("id", nargs="?", help="scene id (show, retry, delete)")
+    _add_library(p)
+    p.add_argument("--status", choices=[s.value for s in Status], help="list only scenes with this status")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--until", choices=STAGES[:-1], help="retry: stop after this stage")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_scenes)
+
+    p = sub.add_parser("convert", help="convert between splat formats (.ply, .splat), chosen by extension")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.set_defaults(func=cmd_convert)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    import pycolmap
+
+    pycolmap.logging.minloglevel = 0 if args.verbose else 2
+    try:
+        return args.func(args)
+    except SplatError as exc:
+        print(f"splatlib: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nsplatlib: interrupted; the scene can be continued with `splatlib scenes retry ID`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

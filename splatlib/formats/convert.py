@@ -1,0 +1,33 @@
+"""Conversion between splat files, chosen by extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import FormatError
+from .gaussians import Gaussians
+from .ply import read_ply, write_ply
+from .splat import read_splat, write_splat
+
+READERS = {".ply": read_ply, ".splat": read_splat}
+WRITERS = {".ply": write_ply, ".splat": write_splat}
+
+
+def read_any(path: Path) -> Gaussians:
+    """Read a splat file by its extension."""
+    reader = READERS.get(Path(path).suffix.lower())
+    if reader is None:
+        raise FormatError(f"cannot read {Path(path).name}: known formats are {', '.join(READERS)}")
+    if not Path(path).is_file():
+        raise FormatError(f"{path}: no such file")
+    return reader(path)
+
+
+def convert(src: Path, dst: Path) -> int:
+    """Convert `src` to `dst` (formats by extension); returns the number of Gaussians."""
+    writer = WRITERS.get(Path(dst).suffix.lower())
+    if writer is None:
+        raise FormatError(f"cannot write {Path(dst).name}: known formats are {', '.join(WRITERS)}")
+    g = read_any(src)
+    writer(dst, g)
+    return len(g)

@@ -1,0 +1,58 @@
+"""Gaussian model parameters: initialisation from SfM points and conversion to file formats."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..formats import Gaussians
+from .sh import C0, num_sh_bases
+
+PARAM_NAMES = ("means", "scales", "quats", "opacities", "sh0", "shN")
+
+
+def knn_mean_distance(xyz: torch.Tensor, k: int = 3, chunk: int = 1024) -> torch.Tensor:
+    """Mean distance of each point to its `k` nearest neighbours (itself excluded)."""
+    k = min(k, max(len(xyz) - 1, 1))
+    out = torch.empty(len(xyz))
+    for i in range(0, len(xyz), chunk):
+        d = torch.cdist(xyz[i:i + chunk], xyz)
+        out[i:i + chunk] = d.topk(k + 1, largest=False).values[:, 1:].mean(1)
+    return out
+
+
+def init_from_points(xyz: np.ndarray, rgb: np.ndarray, max_gaussians: int, sh_degree: int,
+                     seed: int = 0) -> dict[str, torch.Tensor]:
+    """Leaf tensors for a model with one Gaussian per SfM point (subsampled to half the budget)."""
+    gen = np.random.default_rng(seed)
+    if len(xyz) > max_gaussians // 2:
+        pick = np.sort(gen.choice(len(xyz), max_gaussians // 2, replace=False))
+        xyz, rgb = xyz[pick], rgb[pick]
+    means = torch.from_numpy(np.ascontiguousarray(xyz, dtype=np.float32))
+    n = len(means)
+    dist = knn_mean_distance(means).clamp_min(1e-7)
+    params = {
+        "means": means,
+        "scales": torch.log(dist)[:, None].repeat(1, 3),
+        "quats": torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(n, 1),
+        "opacities": torch.full((n,), math.log(0.1 / 0.9)),
+        "sh0": ((torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)) - 0.5) / C0)[:, None, :],
+        "shN": torch.zeros(n, num_sh_bases(sh_degree) - 1, 3),
+    }
+    return {k: v.contiguous().requires_grad_() for k, v in params.items()}
+
+
+def to_gaussians(params: dict[str, torch.Tensor]) -> Gaussians:
+    """Detached numpy copy of the parameters in file-format form."""
+    p = {k: v.detach().cpu().float().numpy() for k, v in params.items()}
+    return Gaussians(means=p["means"], scales=p["scales"], quats=p["quats"], opacities=p["opacities"],
+                     sh0=p["sh0"][:, 0, :], shN=p["shN"])
+
+
+def from_gaussians(g: Gaussians) -> dict[str, torch.Tensor]:
+    """Leaf tensors from file-format Gaussians."""
+    params = {"means": g.means, "scales": g.scales, "quats": g.quats, "opacities": g.opacities,
+              "sh0": g.sh0[:, None, :], "shN": g.shN}
+    return {k: torch.tensor(v, dtype=torch.float32).requires_grad_() for k, v in params.items()}

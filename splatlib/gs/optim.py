@@ -1,0 +1,53 @@
+"""Adam over a dict of per-Gaussian tensors, with the row surgery densification needs."""
+
+from __future__ import annotations
+
+import torch
+
+
+class GaussianAdam:
+    """Adam whose moment rows can be selected and extended together with the parameters."""
+
+    def __init__(self, params: dict[str, torch.Tensor], lrs: dict[str, float],
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-15):
+        self.params = params
+        self.lrs = dict(lrs)
+        self.betas = betas
+        self.eps = eps
+        self.step_count = 0
+        self.m = {k: torch.zeros_like(v) for k, v in params.items()}
+        self.v = {k: torch.zeros_like(v) for k, v in params.items()}
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update of every parameter that has a gradient; gradients are cleared."""
+        self.step_count += 1
+        b1, b2 = self.betas
+        c1 = 1 - b1 ** self.step_count
+        c2 = 1 - b2 ** self.step_count
+        for k, p in self.params.items():
+            if p.grad is None:
+                continue
+            self.m[k].mul_(b1).add_(p.grad, alpha=1 - b1)
+            self.v[k].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (self.v[k] / c2).sqrt_().add_(self.eps)
+            p.addcdiv_(self.m[k], denom, value=-self.lrs[k] / c1)
+            p.grad = None
+
+    @torch.no_grad()
+    def replace(self, new_values: dict[str, torch.Tensor], keep: torch.Tensor, added: int) -> None:
+        """Install new parameter tensors made of the rows `keep` followed by `added` new rows.
+
+        Moments of kept rows are preserved; new rows start at zero.
+        """
+        for k, value in new_values.items():
+            pad = (added,) + tuple(value.shape[1:])
+            self.m[k] = torch.cat([self.m[k][keep], torch.zeros(pad)])
+            self.v[k] = torch.cat([self.v[k][keep], torch.zeros(pad)])
+            self.params[k] = value.contiguous().requires_grad_()
+
+    @torch.no_grad()
+    def reset_moments(self, key: str) -> None:
+        """Zero the moments of one parameter (used after an opacity reset)."""
+        self.m[key].zero_()
+        self.v[key].zero_()

@@ -1,0 +1,107 @@
+"""Scene catalogs: the interface, and the SQLite implementation used on a laptop."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import SceneNotFound
+from .records import Scene, Status
+
+_JSON_FIELDS = ("stages_done", "options", "metrics")
+
+
+class Catalog(Protocol):
+    """Where scene records live (SQLite here, DynamoDB on AWS)."""
+
+    def put(self, scene: Scene) -> None: ...
+
+    def get(self, scene_id: str) -> Scene: ...
+
+    def update(self, scene_id: str, **fields) -> Scene: ...
+
+    def list(self, status: Status | None = None, limit: int = 100, offset: int = 0) -> list[Scene]: ...
+
+    def delete(self, scene_id: str) -> None: ...
+
+
+class SQLiteCatalog:
+    """Scene records in one SQLite file; safe for several threads and processes."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        columns = ", ".join(f"{name} {'TEXT PRIMARY KEY' if name == 'id' else ''}"
+                            for name in Scene.__dataclass_fields__)
+        with self._conn() as db:
+            db.execute(f"CREATE TABLE IF NOT EXISTS scenes ({columns})")
+            db.execute("CREATE INDEX IF NOT EXISTS scenes_created ON scenes (created_at)")
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    @staticmethod
+    def _encode(name: str, value):
+        if name in _JSON_FIELDS:
+            return json.dumps(value)
+        if name == "status":
+            return Status(value).value
+        return value
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> Scene:
+        d = dict(row)
+        for name in _JSON_FIELDS:
+            d[name] = json.loads(d[name]) if d[name] else ({} if name != "stages_done" else [])
+        d["status"] = Status(d["status"])
+        return Scene(**d)
+
+    def put(self, scene: Scene) -> None:
+        """Insert or replace a whole record."""
+        names = list(Scene.__dataclass_fields__)
+        values = [self._encode(n, getattr(scene, n)) for n in names]
+        self._conn().execute(
+            f"INSERT OR REPLACE INTO scenes ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
+
+    def get(self, scene_id: str) -> Scene:
+        """The record with that id; SceneNotFound if there is none."""
+        row = self._conn().execute("SELECT * FROM scenes WHERE id = ?", (scene_id,)).fetchone()
+        if row is None:
+            raise SceneNotFound(f"no scene with id {scene_id}")
+        return self._decode(row)
+
+    def update(self, scene_id: str, **fields) -> Scene:
+        """Set some fields (and updated_at) atomically; returns the new record."""
+        unknown = set(fields) - set(Scene.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown scene fields: {sorted(unknown)}")
+        fields.setdefault("updated_at", time.time())
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        cur = self._conn().execute(f"UPDATE scenes SET {sets} WHERE id = ?",
+                                   [self._encode(k, v) for k, v in fields.items()] + [scene_id])
+        if cur.rowcount == 0:
+            raise SceneNotFound(f"no scene with id {scene_id}")
+        return self.get(scene_id)
+
+    def list(self, status: Status | None = None, limit: int = 100, offset: int = 0) -> list[Scene]:
+        """Scenes newest first, optionally only those with one status."""
+        where, args = ("WHERE status = ?", [Status(status).value]) if status else ("", [])
+        rows = self._conn().execute(
+            f"SELECT * FROM scenes {where} ORDER BY created_at DESC LIMIT ? OFFSET ?", args + [limit, offset])
+        return [self._decode(r) for r in rows]
+
+    def delete(self, scene_id: str) -> None:
+        """Remove a record; SceneNotFound if there is none."""
+        if self._conn().execute("DELETE FROM scenes WHERE id = ?", (scene_id,)).rowcount == 0:
+            raise SceneNotFound(f"no scene with id {scene_id}")

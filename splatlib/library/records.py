@@ -1,0 +1,82 @@
+"""The scene record and its status machine."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+from ..errors import InputError
+
+_ID_RE = re.compile(r"^[a-z0-9]{12}$")
+
+
+class Status(str, Enum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+def new_scene_id() -> str:
+    """A fresh random scene id: 12 lowercase base-36 characters."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def validate_scene_id(scene_id: str) -> str:
+    """Return `scene_id` if it has the shape of a generated id; InputError otherwise."""
+    if not isinstance(scene_id, str) or not _ID_RE.match(scene_id):
+        raise InputError(f"{scene_id!r} is not a valid scene id")
+    return scene_id
+
+
+@dataclass
+class Scene:
+    """One scene: the same fields in SQLite and DynamoDB (camelCase keys in `to_dict`)."""
+
+    id: str
+    title: str
+    status: Status = Status.QUEUED
+    input_key: str = ""  # uploads/{id}/… : the original, never modified
+    input_kind: str = "video"  # video | photos
+    stage: str | None = None  # current or last stage
+    progress: float = 0.0  # of the current stage, 0..1
+    message: str = ""  # short progress text of the current stage
+    stages_done: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    error: str | None = None
+    error_stage: str | None = None
+    splat_key: str | None = None
+    ply_key: str | None = None
+    thumbnail_key: str | None = None
+    worker: str | None = None  # host:pid of the process running it
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    completed_at: float | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict with the spec's camelCase keys (splatKey, thumbnailKey, completedAt, …)."""
+        d = asdict(self)
+        d["status"] = self.status.value
+        return {_camel(k): v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Scene":
+        """Inverse of `to_dict`."""
+        snake = {_snake(k): v for k, v in d.items()}
+        snake["status"] = Status(snake.get("status", "queued"))
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in snake.items() if k in known})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.capitalize() for w in rest)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)

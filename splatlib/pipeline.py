@@ -1,0 +1,239 @@
+"""The ordered stages and the runner that moves a scene through them against a catalog and a store.
+
+The runner records each stage as it starts and ends, its progress, its timing, and any failure
+(a readable message naming the stage). Finished stages are not redone on retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+from .errors import InputError, SceneBusy, SplatError
+from .library import BlobStore, Catalog, Scene, Status, new_scene_id
+from .media import IMAGE_SUFFIXES
+from .stages.export import export_scene
+from .stages.frames import FrameOptions, extract_frames, input_kind
+from .stages.sfm import SfmOptions, run_sfm
+from .stages.train import TrainOptions, ply_path, train_gaussians
+
+log = logging.getLogger(__name__)
+
+STAGES = ("frames", "sfm", "train", "convert")
+"""The pipeline, in order; the Step Functions definition must name the same sequence."""
+
+Listener = Callable[[str, float, str], None]
+"""Called with (stage, fraction done, message) as a scene advances."""
+
+
+@dataclass
+class PipelineOptions:
+    """What a user tunes; stored with the scene so a retry runs with the same settings."""
+
+    fps: float = 2.0
+    max_frames: int = 300
+    sfm_max_size: int = 1600
+    matching: str = "auto"
+    iterations: int = 2000
+    max_gaussians: int = 100_000
+    image_size: int = 512
+    sh_degree: int = 3
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PipelineOptions":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def keys(scene_id: str) -> dict[str, str]:
+    """Store prefixes of one scene (DESIGN.md §3)."""
+    return {"uploads": f"uploads/{scene_id}", "frames": f"frames/{scene_id}",
+            "sfm": f"sfm/{scene_id}", "outputs": f"outputs/{scene_id}"}
+
+
+def safe_filename(name: str) -> str:
+    """A harmless file name derived from user text: letters, digits, '-', '_', '.'; no leading dot."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip("._")[:100]
+    return base or "upload"
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_alive(worker: str | None) -> bool:
+    """Whether the process that claimed a scene still runs (known only on the same host)."""
+    if not worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+class Pipeline:
+    """Creates scenes and runs them through STAGES."""
+
+    def __init__(self, catalog: Catalog, store: BlobStore, listener: Listener | None = None):
+        self.catalog = catalog
+        self.store = store
+        self.listener = listener
+
+    # ---- creating and removing scenes -------------------------------------------------
+    def create_scene(self, source: Path, title: str | None = None,
+                     options: PipelineOptions | None = None) -> Scene:
+        """Copy a video file or photo folder into `uploads/{id}/` and record a queued scene."""
+        source = Path(source)
+        kind = input_kind(source)
+        scene = Scene(id=new_scene_id(), title=title or source.stem or source.name, input_kind=kind,
+                      options=asdict(options or PipelineOptions()))
+        prefix = keys(scene.id)["uploads"]
+        if kind == "video":
+            name = safe_filename(source.name)
+            self.store.put_file(f"{prefix}/{name}", source)
+            scene.input_key = f"{prefix}/{name}"
+        else:
+            photos = [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            for photo in photos:
+                self.store.put_file(f"{prefix}/photos/{safe_filename(photo.name)}", photo)
+            scene.input_key = f"{prefix}/photos"
+            self.store.local_dir(scene.input_key)
+        self.catalog.put(scene)
+        log.info("created scene %s from %s", scene.id, source)
+        return scene
+
+    def delete(self, scene_id: str) -> None:
+        """Remove a scene's record and all its files."""
+        scene = self.catalog.get(scene_id)
+        if scene.status == Status.PROCESSING and worker_alive(scene.worker):
+            raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}; stop it first")
+        for prefix in keys(scene_id).values():
+            self.store.delete_prefix(prefix)
+        self.catalog.delete(scene_id)
+
+    # ---- running ----------------------------------------------------------------------
+    def retry(self, scene_id: str, until: str | None = None) -> Scene:
+        """Run a failed, stopped or interrupted scene again from its first unfinished stage."""
+        scene = self.catalog.get(scene_id)
+        if scene.status == Status.COMPLETED:
+            return scene
+        if scene.status == Status.PROCESSING and worker_alive(scene.worker):
+            raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}")
+        return self.run(scene_id, until)
+
+    def run(self, scene_id: str, until: str | None = None) -> Scene:
+        """Run the scene's unfinished stages (up to and including `until`); returns the final record."""
+        if until is not None and until not in STAGES:
+            raise InputError(f"unknown stage {until!r}; choose one of {', '.join(STAGES)}")
+        scene = self.catalog.update(scene_id, status=Status.PROCESSING, worker=worker_id(), error=None,
+                                    error_stage=None)
+        options = PipelineOptions.from_dict(scene.options)
+        for stage in STAGES:
+            if stage in scene.stages_done:
+                continue
+            scene = self._run_stage(scene, stage, options)
+            if scene.status == Status.FAILED:
+                return scene
+            if stage == until and stage != STAGES[-1]:
+                return self.catalog.update(scene_id, status=Status.QUEUED, worker=None,
+                                           message=f"stopped after {stage}")
+        return scene
+
+    def _run_stage(self, scene: Scene, stage: str, options: PipelineOptions) -> Scene:
+        scene = self.catalog.update(scene.id, stage=stage, progress=0.0, message="starting")
+        self._notify(stage, 0.0, "starting")
+        last_write = [0.0]
+
+        def progress(fraction: float, message: str) -> None:
+            self._notify(stage, fraction, message)
+            now = time.monotonic()
+            if now - last_write[0] > 0.5 or fraction >= 1.0:
+                last_write[0] = now
+                self.catalog.update(scene.id, progress=round(float(fraction), 4), message=message)
+
+        started = time.perf_counter()
+        try:
+            updates = getattr(self, f"_stage_{stage}")(scene, options, progress)
+        except KeyboardInterrupt:
+            self._fail(scene, stage, "interrupted by the user; run `splatlib scenes retry` to continue")
+            raise
+        except SplatError as exc:
+            return self._fail(scene, stage, str(exc))
+        except Exception as exc:  # a bug or an environment problem: keep the traceback in the log
+            log.exception("stage %s of scene %s failed", stage, scene.id)
+            return self._fail(scene, stage, f"{type(exc).__name__}: {exc}")
+        metrics = dict(scene.metrics)
+        metrics.update(updates.pop("metrics", {}))
+        metrics.setdefault("seconds", {})[stage] = round(time.perf_counter() - started, 2)
+        scene = self.catalog.update(scene.id, stages_done=scene.stages_done + [stage], progress=1.0,
+                                    message="done", metrics=metrics, **updates)
+        self._notify(stage, 1.0, "done")
+        return scene
+
+    def _fail(self, scene: Scene, stage: str, message: str) -> Scene:
+        log.warning("scene %s failed in %s: %s", scene.id, stage, message)
+        return self.catalog.update(scene.id, status=Status.FAILED, error=f"{stage} failed: {message}",
+                                   error_stage=stage, worker=None)
+
+    def _notify(self, stage: str, fraction: float, message: str) -> None:
+        if self.listener:
+            self.listener(stage, fraction, message)
+
+    # ---- the stages, as adapters from the library to local folders ----------------------
+    def _stage_frames(self, scene: Scene, options: PipelineOptions, progress) -> dict:
+        k = keys(scene.id)
+        source = self.store.local_dir(k["uploads"]) / Path(scene.input_key).relative_to(k["uploads"])
+        frames_dir = self.store.local_dir(k["frames"])
+        manifest = extract_frames(source, frames_dir, FrameOptions(options.fps, options.max_frames,
+                                                                   options.sfm_max_size), progress)
+        self.store.save_dir(k["frames"])
+        return {"metrics": {"total_frames": manifest["count"]}}
+
+    def _stage_sfm(self, scene: Scene, options: PipelineOptions, progress) -> dict:
+        k = keys(scene.id)
+        sfm_dir = self.store.local_dir(k["sfm"])
+        report = run_sfm(self.store.local_dir(k["frames"]), sfm_dir, scene.input_kind,
+                         SfmOptions(matching=options.matching, max_image_size=options.sfm_max_size), progress)
+        self.store.save_dir(k["sfm"])
+        return {"metrics": {"total_frames": report["total_frames"],
+                            "registered_frames": report["registered_frames"],
+                            "points3D": report["points3D"],
+                            "mean_reprojection_error": report["mean_reprojection_error"]}}
+
+    def _stage_train(self, scene: Scene, options: PipelineOptions, progress) -> dict:
+        k = keys(scene.id)
+        out = self.store.local_dir(k["outputs"])
+        stale = out / "point_cloud"
+        if stale.exists():
+            shutil.rmtree(stale)
+        report = train_gaussians(self.store.local_dir(k["sfm"]), out,
+                                 TrainOptions(iterations=options.iterations, max_gaussians=options.max_gaussians,
+                                              image_size=options.image_size, sh_degree=options.sh_degree),
+                                 progress)
+        self.store.save_dir(k["outputs"])
+        ply_key = f"{k['outputs']}/{ply_path(Path(), options.iterations).as_posix()}"
+        return {"ply_key": ply_key,
+                "metrics": {"psnr": report["psnr"], "ssim": report["ssim"],
+                            "num_gaussians": report["num_gaussians"], "train_psnr": report["train_psnr"]}}
+
+    def _stage_convert(self, scene: Scene, options: PipelineOptions, progress) -> dict:
+        k = keys(scene.id)
+        metrics = export_scene(self.store.local_dir(k["outputs"]), self.store.local_dir(k["sfm"]),
+                               self.store.local_dir(k["frames"]), progress)
+        self.store.save_dir(k["outputs"])
+        return {"status": Status.COMPLETED, "completed_at": time.time(), "worker": None,
+                "splat_key": f"{k['outputs']}/scene.splat", "thumbnail_key": f"{k['outputs']}/thumbnail.jpg",
+                "metrics": {"sizes": metrics["sizes"]}}

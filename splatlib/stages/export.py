@@ -1,0 +1,110 @@
+"""Convert: trained PLY in; `scene.splat`, `thumbnail.jpg` and `metrics.json` out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import FormatError
+from ..formats.ply import read_ply
+from ..formats.splat import write_splat
+from ..gs.model import from_gaussians
+from ..gs.rasterize import render
+from . import Progress, no_progress
+from .sfm import REPORT as SFM_REPORT
+from .train import CAMERAS, TRAIN_REPORT
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = 480
+
+
+def latest_ply(outputs_dir: Path) -> Path:
+    """The PLY of the highest `iteration_N` folder; FormatError if there is none."""
+    found = []
+    for path in Path(outputs_dir).glob("point_cloud/iteration_*/point_cloud.ply"):
+        m = re.fullmatch(r"iteration_(\d+)", path.parent.name)
+        if m:
+            found.append((int(m.group(1)), path))
+    if not found:
+        raise FormatError("no trained model (point_cloud/iteration_N/point_cloud.ply) was found")
+    return max(found)[1]
+
+
+def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
+                 progress: Progress = no_progress) -> dict:
+    """Write the web formats, thumbnail and combined metrics beside the trained model."""
+    outputs_dir = Path(outputs_dir)
+    ply = latest_ply(outputs_dir)
+    progress(0.1, "reading PLY")
+    gaussians = read_ply(ply)
+    progress(0.3, "writing .splat")
+    splat_bytes = write_splat(outputs_dir / "scene.splat", gaussians)
+    progress(0.6, "rendering thumbnail")
+    thumb = outputs_dir / "thumbnail.jpg"
+    thumbnail_source = _render_thumbnail(gaussians, outputs_dir / CAMERAS, thumb)
+    if thumbnail_source is None:
+        thumbnail_source = _sharpest_frame_thumbnail(Path(frames_dir), thumb)
+    metrics = {"num_gaussians": len(gaussians), "thumbnail_source": thumbnail_source,
+               "sizes": {"ply": ply.stat().st_size, "splat": splat_bytes}}
+    for name, path in (("sfm", Path(sfm_dir) / SFM_REPORT), ("train", outputs_dir / TRAIN_REPORT)):
+        if path.exists():
+            metrics[name] = json.loads(path.read_text())
+    (outputs_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    progress(1.0, f".splat {splat_bytes / 1e6:.1f} MB")
+    return metrics
+
+
+@torch.no_grad()
+def _render_thumbnail(gaussians, cameras_json: Path, dest: Path) -> str | None:
+    """Render from the camera nearest the middle of the trajectory; None if that fails."""
+    try:
+        cams = json.loads(cameras_json.read_text())
+        positions = np.array([c["position"] for c in cams])
+        cam = cams[int(np.argmin(np.linalg.norm(positions - positions.mean(0), axis=1)))]
+        c2w = np.eye(4)
+        c2w[:3, :3] = np.array(cam["rotation"])
+        c2w[:3, 3] = cam["position"]
+        viewmat = torch.from_numpy(np.linalg.inv(c2w)).float()
+        K = torch.tensor([[cam["fx"], 0, cam["cx"]], [0, cam["fy"], cam["cy"]], [0, 0, 1]], dtype=torch.float32)
+        img, _ = render(from_gaussians(gaussians), viewmat, K, cam["width"], cam["height"], gaussians.sh_degree)
+        pixels = (img.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        if pixels.max() == 0:
+            return None
+        im = Image.fromarray(pixels)
+        im.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.LANCZOS)
+        im.save(dest, quality=90)
+        return f"render:{cam['img_name']}"
+    except (OSError, KeyError, ValueError, IndexError) as exc:
+        log.warning("thumbnail render failed, using the sharpest frame: %s", exc)
+        return None
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian of a greyscale image."""
+    lap = (gray[1:-1, :-2] + gray[1:-1, 2:] + gray[:-2, 1:-1] + gray[2:, 1:-1] - 4 * gray[1:-1, 1:-1])
+    return float(lap.var())
+
+
+def _sharpest_frame_thumbnail(frames_dir: Path, dest: Path) -> str:
+    best, best_score = None, -1.0
+    for frame in sorted(frames_dir.glob("frame_*.jpg")):
+        with Image.open(frame) as im:
+            small = im.convert("L")
+            small.thumbnail((256, 256))
+            score = sharpness(np.asarray(small, dtype=np.float32))
+        if score > best_score:
+            best, best_score = frame, score
+    if best is None:
+        raise FormatError("no frame is available for a thumbnail")
+    with Image.open(best) as im:
+        im = im.convert("RGB")
+        im.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.LANCZOS)
+        im.save(dest, quality=90)
+    return f"frame:{best.name}"
