@@ -1,6 +1,7 @@
 """The `.splat` format (antimatter15 layout) read by web viewers: 32 bytes per Gaussian, no header.
 
 position 3×float32 | exp(scale) 3×float32 | RGBA 4×uint8 | rotation w x y z 4×uint8 as q/|q|·128+128.
+Bytes are rounded to nearest (truncation would cost up to 1.5° of rotation).
 Rows are sorted by exp(s0+s1+s2)·sigmoid(opacity), largest first (stable, so output is deterministic).
 """
 
@@ -30,11 +31,11 @@ def encode_splat(g: Gaussians) -> bytes:
     rows["pos"] = g.means[order]
     rows["scale"] = scales[order]
     rgb = (0.5 + SH_C0 * g.sh0[order].astype(np.float64)) * 255
-    rows["rgba"][:, :3] = np.clip(rgb, 0, 255).astype(np.uint8)
-    rows["rgba"][:, 3] = np.clip(alpha[order] * 255, 0, 255).astype(np.uint8)
+    rows["rgba"][:, :3] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    rows["rgba"][:, 3] = np.clip(np.rint(alpha[order] * 255), 0, 255).astype(np.uint8)
     q = g.quats[order].astype(np.float64)
     q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    rows["rot"] = np.clip(q * 128 + 128, 0, 255).astype(np.uint8)
+    rows["rot"] = np.clip(np.rint(q * 128 + 128), 0, 255).astype(np.uint8)
     return rows.tobytes()
 
 

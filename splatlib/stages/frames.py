@@ -108,11 +108,13 @@ def _from_photos(folder: Path, out_dir: Path, options: FrameOptions, progress: P
     for i, photo in enumerate(photos):
         try:
             with Image.open(photo) as im:
-                im = ImageOps.exif_transpose(im).convert("RGB")
-                im.thumbnail((options.max_size, options.max_size), Image.LANCZOS)
+                upright = ImageOps.exif_transpose(im)
+                exif = upright.getexif()  # keeps the focal length that COLMAP uses as a prior
+                upright = upright.convert("RGB")
+                upright.thumbnail((options.max_size, options.max_size), Image.LANCZOS)
                 name = f"frame_{i + 1:04d}.jpg"
-                im.save(out_dir / name, quality=95)
-                entries.append({"name": name, "source": photo.name, "size": list(im.size)})
+                upright.save(out_dir / name, quality=95, exif=exif)
+                entries.append({"name": name, "source": photo.name, "size": list(upright.size)})
         except (UnidentifiedImageError, OSError) as exc:
             log.warning("skipping unreadable photo %s: %s", photo.name, exc)
         progress((i + 1) / len(photos), f"photo {i + 1}/{len(photos)}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pycolmap
+from PIL import Image
 
 from ..errors import ReconstructionError
 from . import Progress, no_progress
@@ -45,71 +46,37 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
             progress: Progress = no_progress) -> dict:
     """Register the frames in `frames_dir` and write the undistorted model to `out_dir`.
 
-    Raises ReconstructionError when too few frames can be placed.
+    If the first attempt places fewer than 90% of the frames and the cameras came with an EXIF
+    focal length, a second attempt ignores it (EXIF focal lengths of edited or cropped photos are
+    often wrong) and the better model is kept. Raises ReconstructionError when too few frames
+    can be placed.
     """
     frames_dir, out_dir = Path(frames_dir), Path(out_dir)
     names = sorted(p.name for p in frames_dir.glob("frame_*.jpg"))
     total = len(names)
-    threads = options.num_threads if options.num_threads > 0 else (os.cpu_count() or 1)
+    matching = _choose_matching(options, kind, total)
     seconds: dict[str, float] = {}
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="splatlib-sfm-") as tmp:
-        db = Path(tmp) / "database.db"
-        t0 = time.perf_counter()
-        progress(0.02, "extracting features")
-        extraction = pycolmap.FeatureExtractionOptions()
-        extraction.max_image_size = options.max_image_size
-        extraction.num_threads = threads
-        extraction.sift.max_num_features = options.max_features
-        reader = pycolmap.ImageReaderOptions()
-        reader.camera_model = "OPENCV" if kind == "photos" else "SIMPLE_RADIAL"
-        camera_mode = pycolmap.CameraMode.PER_IMAGE if kind == "photos" else pycolmap.CameraMode.SINGLE
-        pycolmap.extract_features(db, frames_dir, image_names=names, camera_mode=camera_mode,
-                                  reader_options=reader, extraction_options=extraction,
-                                  device=pycolmap.Device.cpu)
-        seconds["features"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        matching = _choose_matching(options, kind, total)
-        progress(0.25, f"{matching} matching")
-        match_opts = pycolmap.FeatureMatchingOptions()
-        match_opts.num_threads = threads
-        if matching == "sequential":
-            pairing = pycolmap.SequentialPairingOptions()
-            pairing.overlap = options.sequential_overlap
-            pairing.quadratic_overlap = True
-            pairing.loop_detection = False  # needs a vocabulary download; never offline
-            pycolmap.match_sequential(db, matching_options=match_opts, pairing_options=pairing,
-                                      device=pycolmap.Device.cpu)
-        else:
-            pycolmap.match_exhaustive(db, matching_options=match_opts, device=pycolmap.Device.cpu)
-        seconds["matching"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        progress(0.5, "mapping")
-        mapper = pycolmap.IncrementalPipelineOptions()
-        mapper.num_threads = threads
-        registered_so_far = [0]
-
-        def on_next_image() -> None:
-            registered_so_far[0] += 1
-            progress(0.5 + 0.4 * min(1.0, registered_so_far[0] / max(total, 1)),
-                     f"placed {registered_so_far[0]} of {total} frames")
-
-        models = pycolmap.incremental_mapping(db, frames_dir, Path(tmp) / "sparse", options=mapper,
-                                              next_image_callback=on_next_image)
-        seconds["mapping"] = time.perf_counter() - t0
-        if not models:
-            raise ReconstructionError(_placement_message(0, total))
-        best = max(models.values(), key=lambda r: r.num_reg_images())
-        registered = best.num_reg_images()
+        attempt = _Attempt(frames_dir, names, kind, matching, options, seconds, progress)
+        models, had_prior = attempt.run(Path(tmp) / "exif", use_focal_prior=True)
+        best = _largest(models)
+        fallback = None
+        if had_prior and (best is None or best.num_reg_images() < 0.9 * total):
+            log.info("placed %s of %d frames; retrying without the EXIF focal length",
+                     best.num_reg_images() if best else 0, total)
+            retry_models, _ = attempt.run(Path(tmp) / "no-prior", use_focal_prior=False)
+            retry_best = _largest(retry_models)
+            if retry_best is not None and (best is None or retry_best.num_reg_images() > best.num_reg_images()):
+                models, best, fallback = retry_models, retry_best, "focal length estimated (EXIF ignored)"
+        registered = best.num_reg_images() if best is not None else 0
         if registered < max(3, options.min_registered_fraction * total):
             raise ReconstructionError(_placement_message(registered, total))
 
         t0 = time.perf_counter()
-        progress(0.92, "undistorting images")
+        progress(0.95, "undistorting images")
         model_dir = Path(tmp) / "best"
         model_dir.mkdir()
         best.write(model_dir)
@@ -118,6 +85,7 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
     _flatten_sparse(out_dir)
     report = {
         "matching": matching,
+        "fallback": fallback,
         "total_frames": total,
         "registered_frames": registered,
         "models": len(models),
@@ -135,6 +103,103 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
             path.unlink()
     progress(1.0, f"placed {registered} of {total} frames")
     return report
+
+
+def _largest(models: dict) -> "pycolmap.Reconstruction | None":
+    return max(models.values(), key=lambda r: r.num_reg_images()) if models else None
+
+
+class _Attempt:
+    """One COLMAP run (features, matching, incremental mapping) into its own database."""
+
+    def __init__(self, frames_dir: Path, names: list[str], kind: str, matching: str, options: SfmOptions,
+                 seconds: dict[str, float], progress: Progress):
+        self.frames_dir, self.names, self.kind, self.matching = frames_dir, names, kind, matching
+        self.options, self.seconds, self.progress = options, seconds, progress
+        self.threads = options.num_threads if options.num_threads > 0 else (os.cpu_count() or 1)
+
+    def _timed(self, step: str, t0: float) -> None:
+        self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - t0
+
+    def run(self, workdir: Path, use_focal_prior: bool) -> tuple[dict, bool]:
+        """Returns the models COLMAP made and whether any camera had a focal-length prior."""
+        workdir.mkdir(parents=True)
+        db = workdir / "database.db"
+        total = len(self.names)
+        t0 = time.perf_counter()
+        self.progress(0.02, "extracting features")
+        extraction = pycolmap.FeatureExtractionOptions()
+        extraction.max_image_size = self.options.max_image_size
+        extraction.num_threads = self.threads
+        extraction.sift.max_num_features = self.options.max_features
+        reader = pycolmap.ImageReaderOptions()
+        reader.camera_model = "SIMPLE_RADIAL"
+        groups = camera_groups(self.frames_dir, self.names) if self.kind == "photos" else [self.names]
+        for group in groups:  # one shared camera per group
+            pycolmap.extract_features(db, self.frames_dir, image_names=group, camera_mode=pycolmap.CameraMode.SINGLE,
+                                      reader_options=reader, extraction_options=extraction,
+                                      device=pycolmap.Device.cpu)
+        had_prior = _drop_focal_priors(db, keep=use_focal_prior)
+        self._timed("features", t0)
+
+        t0 = time.perf_counter()
+        self.progress(0.25, f"{self.matching} matching")
+        match_opts = pycolmap.FeatureMatchingOptions()
+        match_opts.num_threads = self.threads
+        if self.matching == "sequential":
+            pairing = pycolmap.SequentialPairingOptions()
+            pairing.overlap = self.options.sequential_overlap
+            pairing.quadratic_overlap = True
+            pairing.loop_detection = False  # needs a vocabulary download; never offline
+            pycolmap.match_sequential(db, matching_options=match_opts, pairing_options=pairing,
+                                      device=pycolmap.Device.cpu)
+        else:
+            pycolmap.match_exhaustive(db, matching_options=match_opts, device=pycolmap.Device.cpu)
+        self._timed("matching", t0)
+
+        t0 = time.perf_counter()
+        self.progress(0.5, "mapping")
+        mapper = pycolmap.IncrementalPipelineOptions()
+        mapper.num_threads = self.threads
+        placed = [0]
+
+        def on_next_image() -> None:
+            placed[0] += 1
+            self.progress(0.5 + 0.4 * min(1.0, placed[0] / max(total, 1)), f"placing frames ({placed[0]} tried)")
+
+        models = pycolmap.incremental_mapping(db, self.frames_dir, workdir / "sparse", options=mapper,
+                                              next_image_callback=on_next_image)
+        self._timed("mapping", t0)
+        return models, had_prior
+
+
+def _drop_focal_priors(db_path: Path, keep: bool) -> bool:
+    """Whether any camera had an EXIF focal prior; unless `keep`, reset those to 1.2 × the long side."""
+    db = pycolmap.Database.open(str(db_path))
+    try:
+        cameras = db.read_all_cameras()
+        had_prior = any(c.has_prior_focal_length for c in cameras)
+        if not keep:
+            for cam in cameras:
+                if cam.has_prior_focal_length:
+                    cam.params = [1.2 * max(cam.width, cam.height), cam.width / 2, cam.height / 2, 0.0]
+                    cam.has_prior_focal_length = False
+                    db.update_camera(cam)
+    finally:
+        db.close()
+    return had_prior
+
+
+def camera_groups(frames_dir: Path, names: list[str]) -> list[list[str]]:
+    """Photos grouped by what makes a distinct camera: image size, EXIF camera model and focal length."""
+    groups: dict[tuple, list[str]] = {}
+    for name in names:
+        with Image.open(Path(frames_dir) / name) as im:
+            exif = im.getexif()
+            focal = exif.get_ifd(0x8769).get(0x920A)  # Exif IFD: FocalLength
+            key = (im.size, exif.get(0x0110), str(focal))  # 0x0110: Model
+        groups.setdefault(key, []).append(name)
+    return list(groups.values())
 
 
 def _flatten_sparse(out_dir: Path) -> None:

@@ -1,0 +1,105 @@
+"""The command line, in-process and as a real process (kill -9, then retry)."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from splatlib.cli import main
+
+FAST_ARGS = ["--fps", "3", "--iterations", "150", "--image-size", "160", "--max-gaussians", "4000",
+             "--sfm-size", "480", "-q"]
+
+
+def run_cli(capsys, *args) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().out
+
+
+def test_missing_input_is_a_usage_error_before_any_scene(tmp_path, capsys):
+    code = main(["run", str(tmp_path / "nope.mp4"), "--library", str(tmp_path / "lib")])
+    assert code == 2
+    assert "no such file" in capsys.readouterr().err
+    code, out = run_cli(capsys, "scenes", "list", "--library", str(tmp_path / "lib"), "--json")
+    assert json.loads(out) == []
+
+
+def test_run_until_sfm_then_retry_json(tmp_path, capsys, orbit_video):
+    lib = str(tmp_path / "lib")
+    code, out = run_cli(capsys, "run", str(orbit_video), "--library", lib, "--until", "sfm", "--json", *FAST_ARGS)
+    first = json.loads(out)
+    assert code == 0 and first["status"] == "queued" and first["sfm"].endswith("sparse")
+    assert os.path.isabs(first["sfm"]) and first["splat"] is None and first["metrics"]["psnr"] is None
+    assert first["metrics"]["registered_frames"] >= 16
+
+    code, out = run_cli(capsys, "scenes", "retry", first["id"], "--library", lib, "--json", "-q")
+    s = json.loads(out)
+    assert code == 0 and s["status"] == "completed" and s["error"] is None
+    for key in ("splat", "ply", "thumbnail", "sfm"):
+        assert os.path.isfile(s[key]) or os.path.isdir(s[key]), key
+    m = s["metrics"]
+    assert m["total_frames"] == 18 and m["num_gaussians"] > 0 and m["psnr"] > 0 and 0 < m["ssim"] <= 1
+    assert set(m["seconds"]) == {"frames", "sfm", "train", "convert"}
+
+    code, out = run_cli(capsys, "scenes", "list", "--library", lib)
+    assert first["id"] in out and "completed" in out
+    code, out = run_cli(capsys, "scenes", "show", first["id"], "--library", lib, "--json")
+    assert json.loads(out)["record"]["splatKey"].endswith("scene.splat")
+    code, out = run_cli(capsys, "scenes", "delete", first["id"], "--library", lib, "--json")
+    assert json.loads(out) == {"id": first["id"], "deleted": True}
+    assert not os.path.exists(s["splat"])
+
+
+def test_failed_run_exit_code_and_message(tmp_path, capsys):
+    bad = tmp_path / "clip.mov"
+    bad.write_bytes(b"")
+    code, out = run_cli(capsys, "run", str(bad), "--library", str(tmp_path / "lib"))
+    assert code == 1
+    assert "frames failed: clip.mov is empty (0 bytes)" in out and "retry" in out
+
+
+def test_hostile_scene_id(tmp_path, capsys):
+    assert main(["scenes", "show", "../../etc", "--library", str(tmp_path)]) == 2
+    assert "not a valid scene id" in capsys.readouterr().err
+
+
+def _scene_state(lib):
+    path = os.path.join(lib, "catalog.sqlite")
+    if not os.path.exists(path):
+        return None
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT id, stage, status FROM scenes").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_run_can_be_retried(tmp_path, orbit_video, sig):
+    lib = str(tmp_path / "lib")
+    cmd = [sys.executable, "-m", "splatlib.cli", "run", str(orbit_video), "--library", lib, *FAST_ARGS]
+    cmd[cmd.index("150")] = "600"  # long enough to be caught in training
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        state = _scene_state(lib)
+        if state and state[1] == "train":
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    scene_id, stage, status = _scene_state(lib)
+    assert stage == "train"
+    assert status == ("processing" if sig == signal.SIGKILL else "failed")
+    retry = subprocess.run([sys.executable, "-m", "splatlib.cli", "scenes", "retry", scene_id, "--library", lib,
+                            "--json", "-q"], capture_output=True, text=True, timeout=900)
+    assert json.loads(retry.stdout)["status"] == "completed", retry.stderr

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from splatlib.errors import FormatError
+from splatlib.formats import Gaussians
+from splatlib.formats.convert import convert
+from splatlib.formats.ply import property_names, read_ply, write_ply
+from splatlib.formats.splat import encode_splat, read_splat, write_splat
+
+
+def random_gaussians(n: int, degree: int, seed: int = 0) -> Gaussians:
+    rng = np.random.default_rng(seed)
+    bands = (degree + 1) ** 2 - 1
+    return Gaussians(means=rng.normal(size=(n, 3)).astype(np.float32),
+                     scales=rng.normal(-3, 1, size=(n, 3)).astype(np.float32),
+                     quats=rng.normal(size=(n, 4)).astype(np.float32),
+                     opacities=rng.normal(size=n).astype(np.float32),
+                     sh0=rng.normal(size=(n, 3)).astype(np.float32),
+                     shN=rng.normal(size=(n, bands, 3)).astype(np.float32))
+
+
+@pytest.mark.parametrize("degree", [0, 1, 2, 3])
+def test_ply_round_trip(tmp_path, degree):
+    g = random_gaussians(50, degree)
+    write_ply(tmp_path / "a.ply", g)
+    back = read_ply(tmp_path / "a.ply")
+    assert back.sh_degree == degree
+    for name in ("means", "scales", "quats", "opacities", "sh0", "shN"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(g, name))
+
+
+def test_ply_f_rest_is_channel_major(tmp_path):
+    g = random_gaussians(3, 1)
+    write_ply(tmp_path / "a.ply", g)
+    raw = np.frombuffer((tmp_path / "a.ply").read_bytes().split(b"end_header\n", 1)[1], dtype="<f4")
+    rows = raw.reshape(3, len(property_names(1)))
+    f_rest_0 = property_names(1).index("f_rest_0")
+    # f_rest_0..2 are the three band-1 coefficients of the red channel
+    np.testing.assert_array_equal(rows[:, f_rest_0:f_rest_0 + 3], g.shN[:, :, 0])
+
+
+def test_ply_any_property_order(tmp_path):
+    names = ["opacity", "rot_3", "rot_2", "rot_1", "rot_0", "scale_2", "scale_1", "scale_0",
+             "f_dc_2", "f_dc_1", "f_dc_0", "z", "y", "x"]
+    values = np.arange(2 * len(names), dtype="<f4").reshape(2, len(names))
+    header = "ply\nformat binary_little_endian 1.0\nelement vertex 2\n"
+    header += "".join(f"property float {n}\n" for n in names) + "end_header\n"
+    (tmp_path / "b.ply").write_bytes(header.encode() + values.tobytes())
+    g = read_ply(tmp_path / "b.ply")
+    np.testing.assert_array_equal(g.means[:, 0], values[:, names.index("x")])
+    np.testing.assert_array_equal(g.quats[:, 0], values[:, names.index("rot_0")])
+    assert g.sh_degree == 0
+
+
+def test_ply_errors(tmp_path):
+    (tmp_path / "not.ply").write_bytes(b"hello world")
+    with pytest.raises(FormatError, match="not a PLY"):
+        read_ply(tmp_path / "not.ply")
+    header = "ply\nformat binary_little_endian 1.0\nelement vertex 5\nproperty float x\nproperty float y\nproperty float z\nend_header\n"
+    (tmp_path / "points.ply").write_bytes(header.encode() + np.zeros(15, "<f4").tobytes())
+    with pytest.raises(FormatError, match="missing properties .*opacity"):
+        read_ply(tmp_path / "points.ply")
+    write_ply(tmp_path / "full.ply", random_gaussians(10, 3))
+    data = (tmp_path / "full.ply").read_bytes()
+    (tmp_path / "cut.ply").write_bytes(data[:-100])
+    with pytest.raises(FormatError, match="truncated"):
+        read_ply(tmp_path / "cut.ply")
+
+
+def test_splat_bytes_match_the_layout():
+    g = random_gaussians(200, 0, seed=3)
+    rows = np.frombuffer(encode_splat(g), dtype=np.uint8).reshape(-1, 32)
+    # independent computation of DESIGN.md §4
+    sig = 1 / (1 + np.exp(-g.opacities.astype(np.float64)))
+    order = np.argsort(-(np.exp(g.scales.astype(np.float64).sum(1)) * sig), kind="stable")
+    for out, i in zip(rows, order):
+        assert out[0:12].tobytes() == g.means[i].astype("<f4").tobytes()
+        assert out[12:24].tobytes() == np.exp(g.scales[i].astype(np.float64)).astype("<f4").tobytes()
+        rgb = np.clip(np.rint((0.5 + 0.28209479177387814 * g.sh0[i].astype(np.float64)) * 255), 0, 255).astype(np.uint8)
+        assert list(out[24:27]) == list(rgb)
+        assert out[27] == np.uint8(np.clip(np.rint(sig[i] * 255), 0, 255))
+        q = g.quats[i].astype(np.float64) / np.linalg.norm(g.quats[i].astype(np.float64))
+        assert list(out[28:32]) == list(np.clip(np.rint(q * 128 + 128), 0, 255).astype(np.uint8))
+
+
+def test_splat_rotation_within_one_degree(tmp_path):
+    g = random_gaussians(2000, 0, seed=4)
+    write_splat(tmp_path / "a.splat", g)
+    back = read_splat(tmp_path / "a.splat")
+    sig = 1 / (1 + np.exp(-g.opacities.astype(np.float64)))
+    order = np.argsort(-(np.exp(g.scales.astype(np.float64).sum(1)) * sig), kind="stable")
+    q = g.quats[order] / np.linalg.norm(g.quats[order], axis=1, keepdims=True)
+    r = back.quats / np.linalg.norm(back.quats, axis=1, keepdims=True)
+    angle = np.degrees(2 * np.arccos(np.clip(np.abs((q * r).sum(1)), 0, 1)))
+    assert angle.max() < 1.0
+    np.testing.assert_allclose(back.means, g.means[order])
+
+
+def test_convert_by_extension(tmp_path):
+    write_ply(tmp_path / "a.ply", random_gaussians(30, 2))
+    assert convert(tmp_path / "a.ply", tmp_path / "a.splat") == 30
+    assert (tmp_path / "a.splat").stat().st_size == 30 * 32
+    assert convert(tmp_path / "a.splat", tmp_path / "b.ply") == 30
+    assert read_ply(tmp_path / "b.ply").sh_degree == 0
+    with pytest.raises(FormatError, match="cannot write"):
+        convert(tmp_path / "a.ply", tmp_path / "a.xyz")

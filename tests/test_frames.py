@@ -1,0 +1,88 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from splatlib.errors import InputError
+from splatlib.stages.frames import FrameOptions, extract_frames, input_kind
+from tests.conftest import ffmpeg
+
+
+def test_video_frames_at_requested_fps(orbit_video, tmp_path):
+    manifest = extract_frames(orbit_video, tmp_path, FrameOptions(fps=2))
+    names = sorted(p.name for p in tmp_path.glob("frame_*.jpg"))
+    assert names == [f"frame_{i:04d}.jpg" for i in range(1, 13)]
+    assert manifest["count"] == 12 and manifest["kind"] == "video"
+    assert json.loads((tmp_path / "frames.json").read_text())["count"] == 12
+    with Image.open(tmp_path / names[0]) as im:
+        assert im.size == (320, 240)
+
+
+def test_frame_cap_spreads_over_the_video(orbit_video, tmp_path):
+    manifest = extract_frames(orbit_video, tmp_path, FrameOptions(fps=10, max_frames=5))
+    assert manifest["count"] == 5
+    times = [f["time"] for f in manifest["frames"]]
+    assert times[-1] >= 4.0  # spread over the 6 s, not the first half second
+
+
+def test_long_side_is_capped(orbit_video, tmp_path):
+    extract_frames(orbit_video, tmp_path, FrameOptions(fps=1, max_size=160))
+    with Image.open(next(tmp_path.glob("frame_*.jpg"))) as im:
+        assert im.size == (160, 120)
+
+
+def test_photo_folder_applies_exif_orientation(tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(3):
+        im = Image.fromarray(np.full((20, 40, 3), 60 * i, np.uint8))
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotate 90° clockwise on display
+        im.save(src / f"IMG_{i}.jpg", exif=exif)
+    (src / "notes.txt").write_text("not a photo")
+    manifest = extract_frames(src, tmp_path / "out")
+    assert manifest["count"] == 3 and manifest["frames"][0]["source"] == "IMG_0.jpg"
+    with Image.open(tmp_path / "out" / "frame_0001.jpg") as im:
+        assert im.size == (20, 40)
+
+
+def test_too_few_photos(tmp_path):
+    for i in range(2):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"{i}.png")
+    with pytest.raises(InputError, match="at least 3"):
+        extract_frames(tmp_path, tmp_path / "out")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        extract_frames(tmp_path / "empty.mp4", tmp_path / "out")
+
+
+def test_not_a_video(tmp_path):
+    (tmp_path / "fake.mp4").write_bytes(b"this is not a video at all" * 100)
+    with pytest.raises(InputError, match="not a readable video"):
+        extract_frames(tmp_path / "fake.mp4", tmp_path / "out")
+
+
+def test_audio_only(tmp_path):
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(tmp_path / "a.mp4"))
+    with pytest.raises(InputError, match="no video stream"):
+        extract_frames(tmp_path / "a.mp4", tmp_path / "out")
+
+
+def test_too_short(tmp_path):
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "0.5", "-pix_fmt", "yuv420p",
+           str(tmp_path / "short.mp4"))
+    with pytest.raises(InputError, match="too short"):
+        extract_frames(tmp_path / "short.mp4", tmp_path / "out", FrameOptions(fps=2))
+
+
+def test_unsupported_inputs(tmp_path):
+    (tmp_path / "doc.txt").write_text("x")
+    with pytest.raises(InputError, match="unsupported file type"):
+        input_kind(tmp_path / "doc.txt")
+    Image.new("RGB", (8, 8)).save(tmp_path / "one.jpg")
+    with pytest.raises(InputError, match="single photo"):
+        input_kind(tmp_path / "one.jpg")

@@ -1,0 +1,100 @@
+"""The runner end to end: a generated video through every stage, failures, retries."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from splatlib.formats.ply import read_ply
+from splatlib.library import Status
+from splatlib.pipeline import STAGES
+from tests.conftest import FAST
+
+import splatlib.pipeline as pipeline_module
+
+HELD_OUT_PSNR_FLOOR = 12.5  # dB after 150 steps at 160 px on the synthetic orbit (untrained: ~11)
+
+
+def test_full_run_on_a_generated_video(completed_scene):
+    scene, catalog, store = completed_scene
+    assert scene.status == Status.COMPLETED, scene.error
+    assert scene.stages_done == list(STAGES) and scene.error is None and scene.completed_at
+    assert scene.ply_key.endswith("point_cloud/iteration_150/point_cloud.ply")
+    g = read_ply(store.path(scene.ply_key))
+    assert len(g) == scene.metrics["num_gaussians"] > 100
+    assert store.size(scene.splat_key) == 32 * len(g)
+    with Image.open(store.path(scene.thumbnail_key)) as im:
+        assert np.asarray(im).std() > 10  # a picture, not a blank
+    m = scene.metrics
+    assert m["total_frames"] == 18 and m["registered_frames"] >= 16
+    assert m["psnr"] > HELD_OUT_PSNR_FLOOR and 0 < m["ssim"] <= 1
+    assert set(m["seconds"]) == set(STAGES)
+    assert store.exists(f"outputs/{scene.id}/metrics.json") and store.exists(f"outputs/{scene.id}/holdout.jpg")
+    assert store.exists(scene.input_key)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+STAGE_FUNCTIONS = {"frames": "extract_frames", "sfm": "run_sfm", "train": "train_gaussians", "convert": "export_scene"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", STAGES)
+def test_failure_in_each_stage_then_retry(stage, pipeline, orbit_video, monkeypatch):
+    calls = {name: 0 for name in STAGE_FUNCTIONS.values()}
+    for name in STAGE_FUNCTIONS.values():
+        real = getattr(pipeline_module, name)
+
+        def counting(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(pipeline_module, name, counting)
+
+    def explode(*args, **kwargs):
+        raise Boom("disk on fire")
+    with monkeypatch.context() as m:
+        m.setattr(pipeline_module, STAGE_FUNCTIONS[stage], explode)
+        scene = pipeline.create_scene(orbit_video, options=FAST)
+        scene = pipeline.run(scene.id)
+    assert scene.status == Status.FAILED
+    assert scene.error == f"{stage} failed: Boom: disk on fire" and scene.error_stage == stage
+    assert pipeline.store.path(scene.input_key).read_bytes() == orbit_video.read_bytes()
+    done_before = STAGES[:STAGES.index(stage)]
+    assert scene.stages_done == list(done_before)
+
+    scene = pipeline.retry(scene.id)
+    assert scene.status == Status.COMPLETED, scene.error
+    for s in STAGES:  # finished stages are not redone
+        assert calls[STAGE_FUNCTIONS[s]] == 1, s
+
+
+def test_unregistrable_frames_fail_clearly(pipeline, tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(tmp_path / f"noise_{i}.png")
+    scene = pipeline.run(pipeline.create_scene(tmp_path, options=FAST).id)
+    assert scene.status == Status.FAILED and scene.error_stage == "sfm"
+    assert "of 6 frames could be placed" in scene.error and "overlap" in scene.error
+
+
+def test_bad_video_fails_and_keeps_the_upload(pipeline, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00garbage" * 50)
+    scene = pipeline.run(pipeline.create_scene(bad).id)
+    assert scene.status == Status.FAILED and scene.error.startswith("frames failed: broken.mp4 is not a readable video")
+    assert pipeline.store.path(scene.input_key).read_bytes() == bad.read_bytes()
+
+
+def test_until_stops_and_retry_continues(pipeline, orbit_video):
+    scene = pipeline.run(pipeline.create_scene(orbit_video, options=FAST).id, until="frames")
+    assert scene.status == Status.QUEUED and scene.stages_done == ["frames"]
+    assert pipeline.catalog.get(scene.id).message == "stopped after frames"
+
+
+def test_delete_removes_files(pipeline, orbit_video):
+    scene = pipeline.run(pipeline.create_scene(orbit_video, options=FAST).id, until="frames")
+    pipeline.delete(scene.id)
+    for prefix in ("uploads", "frames", "sfm", "outputs"):
+        assert not pipeline.store.exists(f"{prefix}/{scene.id}")
+    assert pipeline.catalog.list() == []
