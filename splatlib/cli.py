@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_scenes)
 
-    p = sub.add_parser("convert", help="convert between splat formats (.ply, .splat), chosen by extension")
+    p = sub.add_parser("convert", help="convert between splat formats (.ply, .splat, .spz), chosen by extension")
     p.add_argument("src")
     p.add_argument("dst")
     p.set_defaults(func=cmd_convert)

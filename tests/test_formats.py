@@ -104,3 +104,71 @@ def test_convert_by_extension(tmp_path):
     assert read_ply(tmp_path / "b.ply").sh_degree == 0
     with pytest.raises(FormatError, match="cannot write"):
         convert(tmp_path / "a.ply", tmp_path / "a.xyz")
+
+
+def quat_angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.degrees(2 * np.arccos(np.clip(np.abs((a * b).sum(1)), 0, 1)))
+
+
+def assert_within_spz_quantization(back: Gaussians, g: Gaussians, max_rot_deg: float) -> None:
+    np.testing.assert_allclose(back.means, g.means, atol=0.5 / 4096 + 1e-6)
+    np.testing.assert_allclose(back.scales, g.scales, atol=0.5 / 16 + 1e-6)
+    np.testing.assert_allclose(back.sh0, g.sh0, atol=0.5 / (0.15 * 255) + 1e-5)
+    sig = 1 / (1 + np.exp(-g.opacities))
+    sig_back = 1 / (1 + np.exp(-back.opacities))
+    np.testing.assert_allclose(sig_back, sig, atol=0.5 / 255 + 1e-5)
+    assert quat_angle_deg(back.quats, g.quats).max() < max_rot_deg
+    np.testing.assert_allclose(back.shN, g.shN, atol=8.5 / 128 + 1e-6)  # 4-bit buckets of rounded bytes
+
+
+def spz_friendly(n: int, degree: int) -> Gaussians:
+    g = random_gaussians(n, degree, seed=5)
+    g.sh0 *= 0.5  # inside the representable colour range
+    g.shN = np.clip(g.shN * 0.3, -0.9, 0.9)
+    return g
+
+
+@pytest.mark.parametrize("degree", [0, 1, 3])
+def test_spz_v3_round_trip(tmp_path, degree):
+    from splatlib.formats.spz import read_spz, write_spz
+    g = spz_friendly(500, degree)
+    write_spz(tmp_path / "a.spz", g)
+    back = read_spz(tmp_path / "a.spz")
+    assert back.sh_degree == degree
+    assert_within_spz_quantization(back, g, max_rot_deg=0.5)
+
+
+def test_spz_v2_round_trip(tmp_path):
+    from splatlib.formats.spz import read_spz, write_spz
+    g = spz_friendly(500, 2)
+    g.quats[:, 0] = np.abs(g.quats[:, 0]) + 1.0  # v2 stores x y z only: w must dominate for precision
+    write_spz(tmp_path / "a.spz", g, version=2)
+    assert_within_spz_quantization(read_spz(tmp_path / "a.spz"), g, max_rot_deg=2.0)
+
+
+def test_spz_is_compact(tmp_path):
+    from splatlib.formats.spz import write_spz
+    g = spz_friendly(5000, 3)
+    write_ply(tmp_path / "a.ply", g)
+    assert (tmp_path / "a.ply").stat().st_size > 4 * write_spz(tmp_path / "a.spz", g)
+
+
+def test_spz_errors(tmp_path):
+    import gzip
+    from splatlib.formats.spz import encode_spz, read_spz
+    (tmp_path / "plain.spz").write_bytes(b"not gzip")
+    with pytest.raises(FormatError, match="not a gzip"):
+        read_spz(tmp_path / "plain.spz")
+    (tmp_path / "magic.spz").write_bytes(gzip.compress(b"\x00" * 32))
+    with pytest.raises(FormatError, match="bad magic"):
+        read_spz(tmp_path / "magic.spz")
+    raw = gzip.decompress(encode_spz(spz_friendly(10, 1)))
+    (tmp_path / "cut.spz").write_bytes(gzip.compress(raw[:-20]))
+    with pytest.raises(FormatError, match="truncated"):
+        read_spz(tmp_path / "cut.spz")
+    g = spz_friendly(3, 0)
+    g.means[0, 0] = 5000.0
+    with pytest.raises(FormatError, match="range"):
+        encode_spz(g)

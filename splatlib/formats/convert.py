@@ -8,9 +8,10 @@ from ..errors import FormatError
 from .gaussians import Gaussians
 from .ply import read_ply, write_ply
 from .splat import read_splat, write_splat
+from .spz import read_spz, write_spz
 
-READERS = {".ply": read_ply, ".splat": read_splat}
-WRITERS = {".ply": write_ply, ".splat": write_splat}
+READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz}
+WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz}
 
 
 def read_any(path: Path) -> Gaussians:

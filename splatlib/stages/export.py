@@ -1,4 +1,4 @@
-"""Convert: trained PLY in; `scene.splat`, `thumbnail.jpg` and `metrics.json` out."""
+"""Convert: trained PLY in; `scene.splat`, `scene.spz`, `thumbnail.jpg` and `metrics.json` out."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PIL import Image
 from ..errors import FormatError
 from ..formats.ply import read_ply
 from ..formats.splat import write_splat
+from ..formats.spz import write_spz
 from ..gs.model import from_gaussians
 from ..gs.rasterize import render
 from . import Progress, no_progress
@@ -46,13 +47,15 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     gaussians = read_ply(ply)
     progress(0.3, "writing .splat")
     splat_bytes = write_splat(outputs_dir / "scene.splat", gaussians)
+    progress(0.4, "writing .spz")
+    spz_bytes = write_spz(outputs_dir / "scene.spz", gaussians)
     progress(0.6, "rendering thumbnail")
     thumb = outputs_dir / "thumbnail.jpg"
     thumbnail_source = _render_thumbnail(gaussians, outputs_dir / CAMERAS, thumb)
     if thumbnail_source is None:
         thumbnail_source = _sharpest_frame_thumbnail(Path(frames_dir), thumb)
     metrics = {"num_gaussians": len(gaussians), "thumbnail_source": thumbnail_source,
-               "sizes": {"ply": ply.stat().st_size, "splat": splat_bytes}}
+               "sizes": {"ply": ply.stat().st_size, "splat": splat_bytes, "spz": spz_bytes}}
     for name, path in (("sfm", Path(sfm_dir) / SFM_REPORT), ("train", outputs_dir / TRAIN_REPORT)):
         if path.exists():
             metrics[name] = json.loads(path.read_text())
