@@ -79,7 +79,7 @@ def summary(scene: Scene, store: LocalStore) -> dict:
 def print_summary(s: dict) -> None:
     m = s["metrics"]
     total = sum(m["seconds"].values()) if m["seconds"] else 0.0
-    head = {"completed": "completed", "failed": "FAILED", "queued": "stopped", "processing": "processing"}
+    head = {"completed": "completed", "failed": "FAILED"}
     print(f"Scene {s['id']} ({s['title']}) {head.get(s['status'], s['status'])} after {total:.1f} s")
     if s["error"]:
         print(f"  error      {s['error']}")
@@ -113,9 +113,9 @@ def _finish(scene: Scene, store: LocalStore, as_json: bool) -> int:
                   f"compare a held-out view with its render in {Path(s['splat']).parent / 'holdout.jpg'}.")
         elif scene.status == Status.FAILED:
             print(f"\nThe upload is kept. Fix the cause, then: splatlib scenes retry {scene.id}")
-        elif scene.status == Status.QUEUED:
+        elif scene.status == Status.STOPPED:
             print(f"\nContinue with: splatlib scenes retry {scene.id}")
-    return 0 if scene.status in (Status.COMPLETED, Status.QUEUED) else EXIT_FAILED
+    return 0 if scene.status in (Status.COMPLETED, Status.STOPPED) else EXIT_FAILED
 
 
 def cmd_run(args) -> int:

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -68,6 +69,10 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+LEASE_SECONDS = 60.0
+"""A running scene's owner renews its lease this often ×3; an expired lease frees the scene."""
+
+
 def worker_alive(worker: str | None) -> bool:
     """Whether the process that claimed a scene still runs (known only on the same host)."""
     if not worker:
@@ -82,6 +87,14 @@ def worker_alive(worker: str | None) -> bool:
     except (PermissionError, ValueError):
         return True
     return True
+
+
+def is_stale(scene: Scene) -> bool:
+    """A `processing` scene whose owner is gone: its process died or its lease ran out."""
+    if scene.status != Status.PROCESSING:
+        return False
+    expired = scene.lease_until is None or scene.lease_until < time.time()
+    return expired or not worker_alive(scene.worker)
 
 
 class Pipeline:
@@ -118,7 +131,7 @@ class Pipeline:
     def delete(self, scene_id: str) -> None:
         """Remove a scene's record and all its files."""
         scene = self.catalog.get(scene_id)
-        if scene.status == Status.PROCESSING and worker_alive(scene.worker):
+        if scene.status == Status.PROCESSING and not is_stale(scene):
             raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}; stop it first")
         for prefix in keys(scene_id).values():
             self.store.delete_prefix(prefix)
@@ -127,30 +140,66 @@ class Pipeline:
     # ---- running ----------------------------------------------------------------------
     def retry(self, scene_id: str, until: str | None = None) -> Scene:
         """Run a failed, stopped or interrupted scene again from its first unfinished stage."""
+        return self.run(scene_id, until)
+
+    def requeue(self, scene_id: str) -> Scene:
+        """Put a failed or abandoned scene back in the queue for a worker (see `run_next`)."""
+        scene = self.catalog.get(scene_id)
+        if scene.status == Status.PROCESSING and not is_stale(scene):
+            raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}")
+        if scene.status == Status.COMPLETED:
+            return scene
+        return self.catalog.update(scene_id, status=Status.QUEUED, worker=None, lease_until=None,
+                                   error=None, error_stage=None, message="queued")
+
+    def run_next(self) -> Scene | None:
+        """Claim and run the oldest queued (or abandoned) scene; None when there is nothing to do."""
+        candidates = [s for s in self.catalog.list(limit=1000)
+                      if s.status == Status.QUEUED or is_stale(s)]
+        for scene in sorted(candidates, key=lambda s: s.created_at):
+            try:
+                return self.run(scene.id)
+            except SceneBusy:
+                continue  # another process took it first
+        return None
+
+    def run(self, scene_id: str, until: str | None = None) -> Scene:
+        """Claim the scene and run its unfinished stages (up to and including `until`).
+
+        Raises SceneBusy if a live process owns it. Returns the final record.
+        """
+        if until is not None and until not in STAGES:
+            raise InputError(f"unknown stage {until!r}; choose one of {', '.join(STAGES)}")
         scene = self.catalog.get(scene_id)
         if scene.status == Status.COMPLETED:
             return scene
-        if scene.status == Status.PROCESSING and worker_alive(scene.worker):
+        if scene.status == Status.PROCESSING and not is_stale(scene):
             raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}")
-        return self.run(scene_id, until)
-
-    def run(self, scene_id: str, until: str | None = None) -> Scene:
-        """Run the scene's unfinished stages (up to and including `until`); returns the final record."""
-        if until is not None and until not in STAGES:
-            raise InputError(f"unknown stage {until!r}; choose one of {', '.join(STAGES)}")
-        scene = self.catalog.update(scene_id, status=Status.PROCESSING, worker=worker_id(), error=None,
-                                    error_stage=None)
+        if not self.catalog.claim(scene_id, scene, worker_id(), time.time() + LEASE_SECONDS):
+            raise SceneBusy(f"scene {scene_id} was just claimed by another process")
+        scene = self.catalog.get(scene_id)
         options = PipelineOptions.from_dict(scene.options)
-        for stage in STAGES:
-            if stage in scene.stages_done:
-                continue
-            scene = self._run_stage(scene, stage, options)
-            if scene.status == Status.FAILED:
-                return scene
-            if stage == until and stage != STAGES[-1]:
-                return self.catalog.update(scene_id, status=Status.QUEUED, worker=None,
-                                           message=f"stopped after {stage}")
-        return scene
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=self._renew_lease, args=(scene_id, stop), daemon=True)
+        heartbeat.start()
+        try:
+            for stage in STAGES:
+                if stage in scene.stages_done:
+                    continue
+                scene = self._run_stage(scene, stage, options)
+                if scene.status == Status.FAILED:
+                    return scene
+                if stage == until and stage != STAGES[-1]:
+                    return self.catalog.update(scene_id, status=Status.STOPPED, worker=None, lease_until=None,
+                                               message=f"stopped after {stage}")
+            return scene
+        finally:
+            stop.set()
+            heartbeat.join()
+
+    def _renew_lease(self, scene_id: str, stop: threading.Event) -> None:
+        while not stop.wait(LEASE_SECONDS / 3):
+            self.catalog.update(scene_id, lease_until=time.time() + LEASE_SECONDS)
 
     def _run_stage(self, scene: Scene, stage: str, options: PipelineOptions) -> Scene:
         scene = self.catalog.update(scene.id, stage=stage, progress=0.0, message="starting")
@@ -186,7 +235,7 @@ class Pipeline:
     def _fail(self, scene: Scene, stage: str, message: str) -> Scene:
         log.warning("scene %s failed in %s: %s", scene.id, stage, message)
         return self.catalog.update(scene.id, status=Status.FAILED, error=f"{stage} failed: {message}",
-                                   error_stage=stage, worker=None)
+                                   error_stage=stage, worker=None, lease_until=None)
 
     def _notify(self, stage: str, fraction: float, message: str) -> None:
         if self.listener:
@@ -234,6 +283,6 @@ class Pipeline:
         metrics = export_scene(self.store.local_dir(k["outputs"]), self.store.local_dir(k["sfm"]),
                                self.store.local_dir(k["frames"]), progress)
         self.store.save_dir(k["outputs"])
-        return {"status": Status.COMPLETED, "completed_at": time.time(), "worker": None,
+        return {"status": Status.COMPLETED, "completed_at": time.time(), "worker": None, "lease_until": None,
                 "splat_key": f"{k['outputs']}/scene.splat", "thumbnail_key": f"{k['outputs']}/thumbnail.jpg",
                 "metrics": {"sizes": metrics["sizes"]}}

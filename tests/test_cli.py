@@ -33,7 +33,7 @@ def test_run_until_sfm_then_retry_json(tmp_path, capsys, orbit_video):
     lib = str(tmp_path / "lib")
     code, out = run_cli(capsys, "run", str(orbit_video), "--library", lib, "--until", "sfm", "--json", *FAST_ARGS)
     first = json.loads(out)
-    assert code == 0 and first["status"] == "queued" and first["sfm"].endswith("sparse")
+    assert code == 0 and first["status"] == "stopped" and first["sfm"].endswith("sparse")
     assert os.path.isabs(first["sfm"]) and first["splat"] is None and first["metrics"]["psnr"] is None
     assert first["metrics"]["registered_frames"] >= 16
 

@@ -172,3 +172,10 @@ def test_spz_errors(tmp_path):
     g.means[0, 0] = 5000.0
     with pytest.raises(FormatError, match="range"):
         encode_spz(g)
+
+
+def test_read_ply_gives_c_contiguous_arrays(tmp_path):
+    write_ply(tmp_path / "a.ply", random_gaussians(20, 1))
+    g = read_ply(tmp_path / "a.ply")
+    for name in ("means", "scales", "quats", "opacities", "sh0", "shN"):
+        assert getattr(g, name).flags["C_CONTIGUOUS"], name

@@ -88,7 +88,7 @@ def test_bad_video_fails_and_keeps_the_upload(pipeline, tmp_path):
 
 def test_until_stops_and_retry_continues(pipeline, orbit_video):
     scene = pipeline.run(pipeline.create_scene(orbit_video, options=FAST).id, until="frames")
-    assert scene.status == Status.QUEUED and scene.stages_done == ["frames"]
+    assert scene.status == Status.STOPPED and scene.stages_done == ["frames"]
     assert pipeline.catalog.get(scene.id).message == "stopped after frames"
 
 

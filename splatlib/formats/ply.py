@@ -82,8 +82,7 @@ def read_ply(path: Path) -> Gaussians:
     if len(raw) < dtype.itemsize * count:
         raise FormatError(f"{path.name} is truncated: expected {count} vertices, "
                           f"found {len(raw) // max(dtype.itemsize, 1)}")
-    v = np.frombuffer(raw, dtype=dtype, count=count)
-    names = set(v.dtype.names or ())
+    names = [name for name, _ in props]
     missing = [p for p in _BASE if p not in names]
     if missing:
         raise FormatError(f"{path.name} is not a 3D Gaussian splat PLY: missing properties "
@@ -91,13 +90,20 @@ def read_ply(path: Path) -> Gaussians:
     rest = sorted((p for p in names if p.startswith("f_rest_")), key=lambda p: int(p[7:]))
     if len(rest) not in (0, 9, 24, 45) or rest != [f"f_rest_{i}" for i in range(len(rest))]:
         raise FormatError(f"{path.name}: {len(rest)} f_rest properties do not match an SH degree 0-3")
+    if all(t == "f4" for _, t in props):  # the usual case: one float32 matrix, columns picked by index
+        table = np.frombuffer(raw, dtype="<f4", count=count * len(props)).reshape(count, len(props))
 
-    def cols(keys: list[str]) -> np.ndarray:
-        return np.stack([v[k].astype(np.float32) for k in keys], axis=1) if keys else np.zeros((count, 0), np.float32)
+        def cols(keys: list[str]) -> np.ndarray:
+            return np.ascontiguousarray(table[:, [names.index(k) for k in keys]], dtype=np.float32)
+    else:
+        v = np.frombuffer(raw, dtype=dtype, count=count)
+
+        def cols(keys: list[str]) -> np.ndarray:
+            return np.stack([v[k].astype(np.float32) for k in keys], axis=1) if keys else np.zeros((count, 0), np.float32)
 
     bands = len(rest) // 3
     shN = cols(rest).reshape(count, 3, bands).transpose(0, 2, 1).copy()
     return Gaussians(
         means=cols(["x", "y", "z"]), scales=cols(["scale_0", "scale_1", "scale_2"]),
-        quats=cols(["rot_0", "rot_1", "rot_2", "rot_3"]), opacities=v["opacity"].astype(np.float32),
+        quats=cols(["rot_0", "rot_1", "rot_2", "rot_3"]), opacities=cols(["opacity"])[:, 0].copy(),
         sh0=cols(["f_dc_0", "f_dc_1", "f_dc_2"]), shN=shN)

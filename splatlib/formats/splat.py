@@ -24,12 +24,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def encode_splat(g: Gaussians) -> bytes:
     """Encode Gaussians into `.splat` bytes (vectorised)."""
-    scales = np.exp(g.scales.astype(np.float64))
     alpha = _sigmoid(g.opacities.astype(np.float64))
     order = np.argsort(-(np.exp(g.scales.astype(np.float64).sum(1)) * alpha), kind="stable")
     rows = np.empty(len(g), dtype=ROW)
     rows["pos"] = g.means[order]
-    rows["scale"] = scales[order]
+    rows["scale"] = np.exp(g.scales[order].astype(np.float64))
     rgb = (0.5 + SH_C0 * g.sh0[order].astype(np.float64)) * 255
     rows["rgba"][:, :3] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
     rows["rgba"][:, 3] = np.clip(np.rint(alpha[order] * 255), 0, 255).astype(np.uint8)

@@ -28,6 +28,8 @@ class Catalog(Protocol):
 
     def delete(self, scene_id: str) -> None: ...
 
+    def claim(self, scene_id: str, seen: Scene, worker: str, lease_until: float) -> bool: ...
+
 
 class SQLiteCatalog:
     """Scene records in one SQLite file; safe for several threads and processes."""
@@ -40,6 +42,10 @@ class SQLiteCatalog:
                             for name in Scene.__dataclass_fields__)
         with self._conn() as db:
             db.execute(f"CREATE TABLE IF NOT EXISTS scenes ({columns})")
+            have = {row["name"] for row in db.execute("PRAGMA table_info(scenes)")}
+            for name in Scene.__dataclass_fields__:  # libraries made by an older version gain new fields
+                if name not in have:
+                    db.execute(f"ALTER TABLE scenes ADD COLUMN {name}")
             db.execute("CREATE INDEX IF NOT EXISTS scenes_created ON scenes (created_at)")
 
     def _conn(self) -> sqlite3.Connection:
@@ -100,6 +106,18 @@ class SQLiteCatalog:
         rows = self._conn().execute(
             f"SELECT * FROM scenes {where} ORDER BY created_at DESC LIMIT ? OFFSET ?", args + [limit, offset])
         return [self._decode(r) for r in rows]
+
+    def claim(self, scene_id: str, seen: Scene, worker: str, lease_until: float) -> bool:
+        """Mark the scene processing by `worker` if nobody changed its status or owner since `seen`.
+
+        Two processes that saw the same record race here; exactly one wins.
+        """
+        cur = self._conn().execute(
+            "UPDATE scenes SET status = ?, worker = ?, lease_until = ?, error = NULL, error_stage = NULL, "
+            "updated_at = ? WHERE id = ? AND status = ? AND IFNULL(worker, '') = ? AND IFNULL(lease_until, 0) = ?",
+            (Status.PROCESSING.value, worker, lease_until, time.time(), scene_id, seen.status.value,
+             seen.worker or "", seen.lease_until or 0))
+        return cur.rowcount == 1
 
     def delete(self, scene_id: str) -> None:
         """Remove a record; SceneNotFound if there is none."""

@@ -18,6 +18,7 @@ class Status(str, Enum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    STOPPED = "stopped"  # stopped on request after a stage (`--until`); `retry` continues it
 
 
 def new_scene_id() -> str:
@@ -54,6 +55,7 @@ class Scene:
     ply_key: str | None = None
     thumbnail_key: str | None = None
     worker: str | None = None  # host:pid of the process running it
+    lease_until: float | None = None  # the worker renews this while it runs the scene
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     completed_at: float | None = None
