@@ -187,6 +187,31 @@ def cmd_scenes(args) -> int:
     return _finish(scene, store, args.json)
 
 
+def cmd_serve(args) -> int:
+    import ipaddress
+
+    import uvicorn
+
+    from .web.app import Settings, create_app
+
+    token = args.token or os.environ.get("SPLATLIB_TOKEN")
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback and not token:
+        print(f"splatlib serve: binding to {args.host} exposes the library to the network; set an API token "
+              "with --token or SPLATLIB_TOKEN (clients send 'Authorization: Bearer TOKEN' for changes)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    home = library_home(args.library)
+    settings = Settings(home=home, token=token, max_upload_bytes=int(args.max_upload_mb * 1024 ** 2),
+                        concurrency=args.concurrency, options=_pipeline_options(args))
+    print(f"Splat Library at http://{args.host}:{args.port}/  (library: {home})", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_convert(args) -> int:
     from .formats.convert import convert
 
@@ -199,10 +224,9 @@ def _add_library(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library", help="library folder (default: $SPLATLIB_HOME or ~/.splatlib)")
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     d = PipelineOptions()
     _add_library(p)
-    p.add_argument("--title", help="scene title (default: the input's name)")
     p.add_argument("--fps", type=float, default=d.fps, help=f"frames per second taken from a video (default {d.fps:g})")
     p.add_argument("--max-frames", type=int, default=d.max_frames, help=f"cap on frames (default {d.max_frames})")
     p.add_argument("--sfm-size", type=int, default=d.sfm_max_size,
@@ -214,6 +238,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help=f"Gaussian budget (default {d.max_gaussians})")
     p.add_argument("--image-size", type=int, default=d.image_size,
                    help=f"long side of training images (default {d.image_size})")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    _add_pipeline_options(p)
+    p.add_argument("--title", help="scene title (default: the input's name)")
     p.add_argument("--until", choices=STAGES[:-1], help="stop after this stage (continue later with retry)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -244,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_scenes)
+
+    p = sub.add_parser("serve", help="the web gallery: upload, watch progress, view scenes in 3D")
+    _add_pipeline_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", help="API token required for uploads and changes (needed off-loopback)")
+    p.add_argument("--max-upload-mb", type=float, default=2048, help="largest accepted upload (default 2048)")
+    p.add_argument("--concurrency", type=int, default=1, help="scenes processed at once (default 1)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("convert", help="convert between splat formats (.ply, .splat, .spz), chosen by extension")
     p.add_argument("src")

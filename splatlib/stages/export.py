@@ -51,10 +51,12 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     spz_bytes = write_spz(outputs_dir / "scene.spz", gaussians)
     progress(0.6, "rendering thumbnail")
     thumb = outputs_dir / "thumbnail.jpg"
-    thumbnail_source = _render_thumbnail(gaussians, outputs_dir / CAMERAS, thumb)
+    cameras = json.loads((outputs_dir / CAMERAS).read_text()) if (outputs_dir / CAMERAS).exists() else []
+    thumbnail_source = _render_thumbnail(gaussians, cameras, thumb)
     if thumbnail_source is None:
         thumbnail_source = _sharpest_frame_thumbnail(Path(frames_dir), thumb)
     metrics = {"num_gaussians": len(gaussians), "thumbnail_source": thumbnail_source,
+               "view": initial_view(gaussians, cameras),
                "sizes": {"ply": ply.stat().st_size, "splat": splat_bytes, "spz": spz_bytes}}
     for name, path in (("sfm", Path(sfm_dir) / SFM_REPORT), ("train", outputs_dir / TRAIN_REPORT)):
         if path.exists():
@@ -64,13 +66,27 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     return metrics
 
 
+def central_camera(cameras: list[dict]) -> dict:
+    """The camera nearest the middle of the trajectory."""
+    positions = np.array([c["position"] for c in cameras])
+    return cameras[int(np.argmin(np.linalg.norm(positions - positions.mean(0), axis=1)))]
+
+
+def initial_view(gaussians, cameras: list[dict]) -> dict | None:
+    """Where a viewer should start: the central camera, looking at the middle of the splats, its up."""
+    if not cameras or len(gaussians) == 0:
+        return None
+    cam = central_camera(cameras)
+    rotation = np.array(cam["rotation"])
+    return {"eye": cam["position"], "target": np.median(gaussians.means, axis=0).tolist(),
+            "up": (-rotation[:, 1]).tolist()}
+
+
 @torch.no_grad()
-def _render_thumbnail(gaussians, cameras_json: Path, dest: Path) -> str | None:
+def _render_thumbnail(gaussians, cameras: list[dict], dest: Path) -> str | None:
     """Render from the camera nearest the middle of the trajectory; None if that fails."""
     try:
-        cams = json.loads(cameras_json.read_text())
-        positions = np.array([c["position"] for c in cams])
-        cam = cams[int(np.argmin(np.linalg.norm(positions - positions.mean(0), axis=1)))]
+        cam = central_camera(cameras)
         c2w = np.eye(4)
         c2w[:3, :3] = np.array(cam["rotation"])
         c2w[:3, 3] = cam["position"]

@@ -5,17 +5,17 @@ import { OrbitControls } from "three/addons/controls/OrbitControls.js";
 
 /**
  * Show the splat file at `url` in `canvas`. The camera starts at `eye` looking at `target`
- * (world coordinates of the file); the scene's "down" is +y as in COLMAP/INRIA files.
+ * with `up` (world coordinates of the file; by default "down" is +y as in COLMAP/INRIA files).
  * Resolves once the splats are loaded and a frame has been drawn.
  */
-export async function showSplat(canvas, url, { eye = [0, 0, -3], target = [0, 0, 0], fileType } = {}) {
+export async function showSplat(canvas, url, { eye = [0, 0, -3], target = [0, 0, 0], up = [0, -1, 0], fileType } = {}) {
   const renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
   renderer.setPixelRatio(1);
   renderer.setSize(canvas.clientWidth, canvas.clientHeight, false);
   const scene = new THREE.Scene();
   scene.add(new SparkRenderer({ renderer }));
   const camera = new THREE.PerspectiveCamera(50, canvas.clientWidth / canvas.clientHeight, 0.01, 1000);
-  camera.up.set(0, -1, 0);
+  camera.up.fromArray(up);
   camera.position.fromArray(eye);
   const controls = new OrbitControls(camera, canvas);
   controls.target.fromArray(target);

@@ -1,0 +1,1 @@
+"""The web gallery and API (`splatlib serve`)."""

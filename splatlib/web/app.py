@@ -1,0 +1,248 @@
+"""The web application: a JSON API under /api and the gallery pages, over the same library."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import InputError, SceneBusy, SceneNotFound
+from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
+from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, probe_video
+from ..pipeline import Pipeline, PipelineOptions, keys, safe_filename
+from .worker import Workers
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+DOWNLOADS = {  # public name → (key under outputs/{id}/, content type)
+    "scene.splat": ("scene.splat", "application/octet-stream"),
+    "scene.spz": ("scene.spz", "application/octet-stream"),
+    "point_cloud.ply": (None, "application/octet-stream"),
+    "thumbnail.jpg": ("thumbnail.jpg", "image/jpeg"),
+    "holdout.jpg": ("holdout.jpg", "image/jpeg"),
+    "metrics.json": ("metrics.json", "application/json"),
+}
+
+
+@dataclass
+class Settings:
+    home: Path
+    token: str | None = None  # bearer token required for writes when set
+    max_upload_bytes: int = 2 * 1024 ** 3
+    concurrency: int = 1
+    run_workers: bool = True
+    options: PipelineOptions | None = None  # pipeline settings for uploaded scenes
+    vendor_dir: Path | None = None  # node_modules with three and @sparkjsdev/spark
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+def find_vendor_dir() -> Path | None:
+    """node_modules of the checkout (npm ci), which holds three.js and Spark for the viewer."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "node_modules"
+        if (candidate / "@sparkjsdev" / "spark").is_dir() and (candidate / "three").is_dir():
+            return candidate
+    return None
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the FastAPI app; workers start with the app and stop with it."""
+    home = settings.home
+    catalog = SQLiteCatalog(home / "catalog.sqlite")
+    store = LocalStore(home / "store")
+    pipeline = Pipeline(catalog, store)
+    workers = Workers(lambda: Pipeline(SQLiteCatalog(home / "catalog.sqlite"), store), settings.concurrency)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.run_workers:
+            workers.start()
+        yield
+        workers.shutdown()
+
+    app = FastAPI(title="Splat Library", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
+                  openapi_url="/openapi.json")
+    app.state.workers = workers
+
+    def require_token(request: Request) -> None:
+        if settings.token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not secrets.compare_digest(given.encode(), f"Bearer {settings.token}".encode()):
+            raise HTTPException(401, "this server needs an API token for changes: send 'Authorization: Bearer TOKEN'")
+
+    def get_scene(scene_id: str) -> Scene:
+        try:
+            return catalog.get(validate_scene_id(scene_id))
+        except InputError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        except SceneNotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    def scene_json(scene: Scene) -> dict:
+        d = scene.to_dict()
+        files = {}
+        for name, (key, _) in DOWNLOADS.items():
+            full = scene.ply_key if key is None else f"{keys(scene.id)['outputs']}/{key}"
+            if full and store.exists(full):
+                files[name] = {"url": f"/api/scenes/{scene.id}/files/{name}", "bytes": store.size(full)}
+        d["files"] = files
+        d["uploadBytes"] = store.size(scene.input_key) if scene.input_key else 0
+        return d
+
+    @app.exception_handler(SceneBusy)
+    async def busy(_: Request, exc: SceneBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.post("/api/scenes", status_code=201, dependencies=[Depends(require_token)])
+    async def create_scene(request: Request) -> dict:
+        """Upload one video or several photos (multipart field `file`, optional `title`)."""
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes:
+            raise HTTPException(413, _too_large(settings.max_upload_bytes))
+        tmp_root = home / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+            try:
+                title, saved = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
+            except UploadTooLarge:
+                raise HTTPException(413, _too_large(settings.max_upload_bytes)) from None
+            source = _check_upload(saved, Path(tmp))
+            scene = pipeline.create_scene(source, title or Path(saved[0].name).stem, settings.options)
+        workers.notify()
+        return scene_json(scene)
+
+    @app.get("/api/scenes")
+    def list_scenes(status: Status | None = None, limit: int = Query(50, ge=1, le=500),
+                    offset: int = Query(0, ge=0)) -> dict:
+        """Scenes, newest first."""
+        return {"scenes": [scene_json(s) for s in catalog.list(status, limit, offset)],
+                "limit": limit, "offset": offset}
+
+    @app.get("/api/scenes/{scene_id}")
+    def show_scene(scene: Scene = Depends(get_scene)) -> dict:
+        return scene_json(scene)
+
+    @app.post("/api/scenes/{scene_id}/retry", status_code=202, dependencies=[Depends(require_token)])
+    def retry_scene(scene: Scene = Depends(get_scene)) -> dict:
+        """Queue a failed or stopped scene again; finished stages are kept."""
+        scene = pipeline.requeue(scene.id)
+        workers.notify()
+        return scene_json(scene)
+
+    @app.delete("/api/scenes/{scene_id}", status_code=204, dependencies=[Depends(require_token)])
+    def delete_scene(scene: Scene = Depends(get_scene)) -> Response:
+        pipeline.delete(scene.id)
+        return Response(status_code=204)
+
+    @app.get("/api/scenes/{scene_id}/files/{name}")
+    def download(name: str, scene: Scene = Depends(get_scene)) -> FileResponse:
+        if name not in DOWNLOADS:
+            raise HTTPException(404, f"unknown file {name!r}; available: {', '.join(DOWNLOADS)}")
+        key, media_type = DOWNLOADS[name]
+        full = scene.ply_key if key is None else f"{keys(scene.id)['outputs']}/{key}"
+        if not full or not store.exists(full):
+            raise HTTPException(404, f"{name} does not exist (yet) for scene {scene.id}")
+        return FileResponse(store.path(full), media_type=media_type, filename=f"{scene.id}-{name}")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/scenes/{scene_id}", include_in_schema=False)
+    def scene_page(scene: Scene = Depends(get_scene)) -> FileResponse:
+        return FileResponse(STATIC / "scene.html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    vendor = settings.vendor_dir or find_vendor_dir()
+    if vendor is not None:
+        app.mount("/vendor/three", StaticFiles(directory=vendor / "three"), name="three")
+        app.mount("/vendor/spark", StaticFiles(directory=vendor / "@sparkjsdev" / "spark" / "dist"), name="spark")
+    else:
+        log.warning("three.js / Spark not found (run `npm ci`): the 3D viewer will be unavailable")
+    return app
+
+
+def _too_large(limit: int) -> str:
+    return f"upload too large: the limit is {limit / 1024 ** 2:.0f} MiB"
+
+
+async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str | None, list[Path]]:
+    """Stream the multipart body to files in `dest`, counting bytes; returns (title, saved files)."""
+    received = 0
+    receive = request.receive
+
+    async def counting_receive():
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise UploadTooLarge()
+        return message
+
+    limited = Request(request.scope, counting_receive)
+    form = await limited.form(max_files=2000, max_fields=10)
+    title = form.get("title")
+    saved: list[Path] = []
+    try:
+        for upload in form.getlist("file"):
+            if not hasattr(upload, "read"):
+                continue
+            target = dest / "in" / safe_filename(upload.filename or "upload")
+            target.parent.mkdir(exist_ok=True)
+            with open(target, "wb") as out:
+                while chunk := await upload.read(1024 * 1024):
+                    out.write(chunk)
+            saved.append(target)
+    finally:
+        await form.close()
+    if not saved:
+        raise HTTPException(422, "no file: send the video or photos in the multipart field 'file'")
+    return (str(title)[:200] if isinstance(title, str) and title.strip() else None), saved
+
+
+def _check_upload(saved: list[Path], tmp: Path) -> Path:
+    """Check the files' content; returns the video file or a folder of photos."""
+    videos = [p for p in saved if p.suffix.lower() in VIDEO_SUFFIXES]
+    photos = [p for p in saved if p.suffix.lower() in IMAGE_SUFFIXES]
+    unknown = [p.name for p in saved if p not in videos and p not in photos]
+    if unknown:
+        raise HTTPException(415, f"unsupported file type: {', '.join(unknown[:3])}; upload a video "
+                                 f"({', '.join(sorted(VIDEO_SUFFIXES))}) or photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if videos and (photos or len(videos) > 1):
+        raise HTTPException(422, "upload either one video or a set of photos, not both")
+    if videos:
+        try:
+            probe_video(videos[0])
+        except InputError as exc:
+            raise HTTPException(415, str(exc)) from exc
+        return videos[0]
+    folder = tmp / "photos"
+    folder.mkdir()
+    for photo in photos:
+        try:
+            with Image.open(photo) as im:
+                im.verify()
+        except (UnidentifiedImageError, OSError) as exc:
+            raise HTTPException(415, f"{photo.name} is not a readable image") from exc
+        shutil.move(photo, folder / photo.name)
+    return folder

@@ -1,0 +1,30 @@
+// Shared helpers for the gallery and the scene page.
+export function token() { return localStorage.getItem("splatlibToken"); }
+
+export async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) {
+    const entered = prompt("This server needs an API token for changes:");
+    if (entered) { localStorage.setItem("splatlibToken", entered); return api(path, options); }
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+export function megabytes(bytes) {
+  if (bytes < 1e6) return `${Math.max(1, Math.round(bytes / 1e3))} KB`;
+  return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
+}
+
+export function when(seconds) { return new Date(seconds * 1000).toLocaleString(); }
+
+export function statusText(scene) {
+  if (scene.status === "processing") return `${scene.stage || "starting"} ${Math.round(100 * scene.progress)}%`;
+  return scene.status;
+}

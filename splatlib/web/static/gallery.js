@@ -1,0 +1,76 @@
+import { api, megabytes, statusText, token, when } from "/static/common.js";
+
+const grid = document.getElementById("grid");
+const message = document.getElementById("message");
+
+function say(text, isError = false) { message.textContent = text; message.className = `message${isError ? " error" : ""}`; }
+
+function card(scene) {
+  const a = document.createElement("a");
+  a.className = "card";
+  a.href = `/scenes/${scene.id}`;
+  a.dataset.id = scene.id;
+  a.dataset.status = scene.status;
+  const thumb = scene.files["thumbnail.jpg"];
+  const size = Object.values(scene.files).reduce((sum, f) => sum + f.bytes, 0) || scene.uploadBytes;
+  const psnr = scene.metrics && scene.metrics.psnr ? ` · ${scene.metrics.psnr.toFixed(1)} dB` : "";
+  a.innerHTML = `
+    <div class="thumb"${thumb ? ` style="background-image:url('${thumb.url}')"` : ""}>${thumb ? "" : "no preview yet"}</div>
+    <div class="body">
+      <div class="title"></div>
+      <div class="meta"><span class="status ${scene.status}">${statusText(scene)}</span> ${megabytes(size)}${psnr}</div>
+      <div class="meta">${when(scene.createdAt)}</div>
+      ${scene.status === "processing" || scene.status === "queued"
+        ? `<div class="bar"><span style="width:${Math.round(100 * (scene.progress || 0))}%"></span></div>` : ""}
+    </div>`;
+  a.querySelector(".title").textContent = scene.title;  // user text: never as HTML
+  return a;
+}
+
+async function refresh() {
+  try {
+    const { scenes } = await api("/api/scenes?limit=200");
+    grid.replaceChildren(...scenes.map(card));
+    document.getElementById("empty").hidden = scenes.length > 0;
+  } catch (err) {
+    say(`Cannot reach the library: ${err.message}`, true);
+  }
+}
+
+function upload(files) {
+  if (!files.length) return;
+  const form = new FormData();
+  for (const f of files) form.append("file", f);
+  const drop = document.getElementById("drop");
+  const bar = document.getElementById("upload-progress");
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/api/scenes");
+  if (token()) xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
+  xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+  xhr.onload = () => {
+    drop.classList.remove("busy");
+    if (xhr.status === 201) {
+      say(`Uploaded ${files.length === 1 ? files[0].name : `${files.length} photos`}; processing starts shortly.`);
+      refresh();
+    } else {
+      let detail = xhr.statusText;
+      try { detail = JSON.parse(xhr.responseText).detail; } catch (e) { /* not JSON */ }
+      if (xhr.status === 401) { const t = prompt("This server needs an API token:"); if (t) { localStorage.setItem("splatlibToken", t); upload(files); return; } }
+      say(`Upload failed: ${detail}`, true);
+    }
+  };
+  xhr.onerror = () => { drop.classList.remove("busy"); say("Upload failed: the server did not answer", true); };
+  drop.classList.add("busy");
+  bar.value = 0;
+  say("Uploading…");
+  xhr.send(form);
+}
+
+const drop = document.getElementById("drop");
+document.getElementById("file").addEventListener("change", (e) => upload([...e.target.files]));
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); upload([...e.dataTransfer.files]); });
+
+refresh();
+setInterval(refresh, 2000);

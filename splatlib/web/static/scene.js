@@ -1,0 +1,84 @@
+import { api, megabytes, statusText, when } from "/static/common.js";
+
+const sceneId = location.pathname.split("/").pop();
+let viewerStarted = false;
+
+function row(dl, name, value) {
+  if (value === null || value === undefined) return;
+  const dt = document.createElement("dt"); dt.textContent = name;
+  const dd = document.createElement("dd"); dd.textContent = value;
+  dl.append(dt, dd);
+}
+
+async function startViewer(scene) {
+  viewerStarted = true;
+  const note = document.getElementById("view-note");
+  const file = scene.files["scene.spz"] || scene.files["scene.splat"];
+  try {
+    const { showSplat } = await import("/static/viewer.js");
+    const metrics = await fetch(`/api/scenes/${sceneId}/files/metrics.json`).then((r) => r.json()).catch(() => ({}));
+    const view = metrics.view || {};
+    await showSplat(document.getElementById("view"), file.url, {
+      eye: view.eye, target: view.target, up: view.up, fileType: file.url.endsWith(".spz") ? "spz" : "splat" });
+    window.viewerReady = true;
+  } catch (err) {
+    note.textContent = `The 3D viewer could not start (${err.message}). Downloads still work.`;
+    window.viewerError = String(err);
+  }
+}
+
+function render(scene) {
+  document.title = `${scene.title} · Splat Library`;
+  document.getElementById("title").textContent = scene.title;
+  document.getElementById("crumb").textContent = scene.id;
+  const status = document.getElementById("status");
+  status.textContent = statusText(scene) + (scene.message && scene.status === "processing" ? ` · ${scene.message}` : "");
+  status.className = `status ${scene.status}`;
+  document.body.dataset.status = scene.status;
+  const bar = document.getElementById("bar");
+  bar.hidden = !(scene.status === "processing" || scene.status === "queued");
+  bar.querySelector("span").style.width = `${Math.round(100 * (scene.progress || 0))}%`;
+  const error = document.getElementById("error");
+  error.hidden = !scene.error;
+  error.textContent = scene.error || "";
+  const m = scene.metrics || {};
+  const dl = document.getElementById("metrics");
+  dl.replaceChildren();
+  row(dl, "created", when(scene.createdAt));
+  row(dl, "frames", m.total_frames !== undefined ? `${m.registered_frames ?? "?"} placed of ${m.total_frames}` : null);
+  row(dl, "Gaussians", m.num_gaussians ? m.num_gaussians.toLocaleString() : null);
+  row(dl, "held-out PSNR", m.psnr ? `${m.psnr.toFixed(2)} dB` : null);
+  row(dl, "SSIM", m.ssim ? m.ssim.toFixed(3) : null);
+  if (m.seconds) row(dl, "time", Object.entries(m.seconds).map(([k, v]) => `${k} ${Math.round(v)} s`).join(", "));
+  const downloads = document.getElementById("downloads");
+  downloads.replaceChildren(...Object.entries(scene.files).map(([name, f]) => {
+    const p = document.createElement("div");
+    const a = document.createElement("a");
+    a.href = f.url; a.textContent = name; a.download = `${scene.id}-${name}`;
+    p.append(a, ` (${megabytes(f.bytes)})`);
+    return p;
+  }));
+  document.getElementById("retry").hidden = !(scene.status === "failed" || scene.status === "stopped");
+  if (scene.status === "completed" && !viewerStarted) startViewer(scene);
+}
+
+async function refresh() {
+  try {
+    const scene = await api(`/api/scenes/${sceneId}`);
+    render(scene);
+    if (scene.status !== "completed" && scene.status !== "failed") setTimeout(refresh, 2000);
+  } catch (err) {
+    document.getElementById("title").textContent = err.message;
+  }
+}
+
+document.getElementById("retry").addEventListener("click", async () => {
+  await api(`/api/scenes/${sceneId}/retry`, { method: "POST" });
+  refresh();
+});
+document.getElementById("delete").addEventListener("click", async () => {
+  if (!confirm("Delete this scene and all its files?")) return;
+  await api(`/api/scenes/${sceneId}`, { method: "DELETE" });
+  location.href = "/";
+});
+refresh();

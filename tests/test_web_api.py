@@ -1,0 +1,154 @@
+"""The HTTP API through FastAPI's test client: every endpoint and every error."""
+
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from splatlib.formats.ply import write_ply
+from splatlib.formats.splat import write_splat
+from splatlib.library import Status
+from splatlib.web.app import Settings, create_app
+from tests.test_formats import random_gaussians
+
+
+def make_client(tmp_path, **kwargs) -> TestClient:
+    settings = Settings(home=tmp_path / "lib", run_workers=False, **kwargs)
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def client(tmp_path):
+    with make_client(tmp_path) as c:
+        yield c
+
+
+def upload(client, path, **extra):
+    with open(path, "rb") as f:
+        return client.post("/api/scenes", files={"file": (path.name, f, "application/octet-stream")}, **extra)
+
+
+def test_upload_list_show_delete(client, orbit_video):
+    r = upload(client, orbit_video, data={"title": "My orbit"})
+    assert r.status_code == 201, r.text
+    scene = r.json()
+    assert scene["status"] == "queued" and scene["title"] == "My orbit" and len(scene["id"]) == 12
+    assert scene["uploadBytes"] == orbit_video.stat().st_size
+    time.sleep(0.01)
+    second = upload(client, orbit_video).json()
+    listed = client.get("/api/scenes").json()["scenes"]
+    assert [s["id"] for s in listed] == [second["id"], scene["id"]]  # newest first
+    assert [s["id"] for s in client.get("/api/scenes?limit=1&offset=1").json()["scenes"]] == [scene["id"]]
+    assert client.get("/api/scenes?status=failed").json()["scenes"] == []
+    assert client.get(f"/api/scenes/{scene['id']}").json()["title"] == "My orbit"
+    assert client.delete(f"/api/scenes/{scene['id']}").status_code == 204
+    assert client.get(f"/api/scenes/{scene['id']}").status_code == 404
+
+
+def test_photos_upload(client, tmp_path):
+    files = []
+    for i in range(3):
+        p = tmp_path / f"p{i}.jpg"
+        Image.fromarray(np.full((20, 30, 3), 50 * i, np.uint8)).save(p)
+        files.append(("file", (p.name, open(p, "rb"), "image/jpeg")))
+    r = client.post("/api/scenes", files=files)
+    assert r.status_code == 201 and r.json()["inputKind"] == "photos"
+
+
+def test_bad_ids(client):
+    assert client.get("/api/scenes/..%2F..%2Fetc").status_code in (400, 404)
+    assert client.get("/api/scenes/NOT-AN-ID").status_code == 400
+    assert client.get("/api/scenes/abcdefghijkl").status_code == 404
+    assert client.post("/api/scenes/abcdefghijkl/retry").status_code == 404
+    assert client.get("/api/scenes/abcdefghijkl/files/scene.splat").status_code == 404
+
+
+@pytest.mark.parametrize("name,content,status,detail", [
+    ("notes.txt", b"hello", 415, "unsupported file type"),
+    ("fake.mp4", b"garbage" * 100, 415, "not a readable video"),
+    ("empty.mov", b"", 415, "empty"),
+    ("fake.jpg", b"garbage" * 100, 415, "not a readable image"),
+])
+def test_rejected_uploads(client, tmp_path, name, content, status, detail):
+    path = tmp_path / name
+    path.write_bytes(content)
+    r = upload(client, path)
+    assert r.status_code == status and detail in r.json()["detail"]
+    assert client.get("/api/scenes").json()["scenes"] == []
+
+
+def test_no_file_field(client):
+    r = client.post("/api/scenes", data={"title": "x"}, files={"other": ("a.mp4", b"x")})
+    assert r.status_code == 422 and "field 'file'" in r.json()["detail"]
+
+
+def test_oversized_upload(tmp_path, orbit_video):
+    with make_client(tmp_path, max_upload_bytes=10_000) as client:
+        r = upload(client, orbit_video)
+        assert r.status_code == 413 and "too large" in r.json()["detail"]
+        assert client.get("/api/scenes").json()["scenes"] == []
+
+
+def test_token_protects_writes(tmp_path, orbit_video):
+    with make_client(tmp_path, token="s3cret") as client:
+        assert upload(client, orbit_video).status_code == 401
+        assert upload(client, orbit_video, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        r = upload(client, orbit_video, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 201
+        scene_id = r.json()["id"]
+        assert client.get("/api/scenes").status_code == 200  # reads stay open
+        assert client.delete(f"/api/scenes/{scene_id}").status_code == 401
+        assert client.delete(f"/api/scenes/{scene_id}", headers={"Authorization": "Bearer s3cret"}).status_code == 204
+
+
+def _fake_outputs(client, orbit_video):
+    """A scene whose outputs exist (written directly), to test downloads without training."""
+    scene = upload(client, orbit_video).json()
+    app = client.app
+    store = app.state.workers.make_pipeline().store
+    out = store.local_dir(f"outputs/{scene['id']}")
+    g = random_gaussians(100, 3)
+    ply = out / "point_cloud" / "iteration_7" / "point_cloud.ply"
+    ply.parent.mkdir(parents=True)
+    write_ply(ply, g)
+    write_splat(out / "scene.splat", g)
+    Image.new("RGB", (8, 8), "red").save(out / "thumbnail.jpg")
+    app.state.workers.make_pipeline().catalog.update(
+        scene["id"], status=Status.COMPLETED, ply_key=f"outputs/{scene['id']}/point_cloud/iteration_7/point_cloud.ply")
+    return scene["id"], out
+
+
+def test_downloads_with_types_and_ranges(client, orbit_video):
+    scene_id, out = _fake_outputs(client, orbit_video)
+    files = client.get(f"/api/scenes/{scene_id}").json()["files"]
+    assert set(files) == {"scene.splat", "point_cloud.ply", "thumbnail.jpg"}
+    r = client.get(files["scene.splat"]["url"])
+    assert r.status_code == 200 and r.content == (out / "scene.splat").read_bytes()
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert client.get(files["thumbnail.jpg"]["url"]).headers["content-type"] == "image/jpeg"
+    part = client.get(files["scene.splat"]["url"], headers={"Range": "bytes=32-63"})
+    assert part.status_code == 206 and part.content == (out / "scene.splat").read_bytes()[32:64]
+    assert client.get(f"/api/scenes/{scene_id}/files/scene.spz").status_code == 404
+    assert client.get(f"/api/scenes/{scene_id}/files/..%2Fcatalog.sqlite").status_code == 404
+    assert client.get(f"/api/scenes/{scene_id}/files/secret.txt").status_code == 404
+
+
+def test_retry_and_busy(client, orbit_video):
+    scene = upload(client, orbit_video).json()
+    catalog = client.app.state.workers.make_pipeline().catalog
+    catalog.update(scene["id"], status=Status.FAILED, error="sfm failed: x", stages_done=["frames"])
+    r = client.post(f"/api/scenes/{scene['id']}/retry")
+    assert r.status_code == 202 and r.json()["status"] == "queued" and r.json()["stagesDone"] == ["frames"]
+    catalog.update(scene["id"], status=Status.PROCESSING, worker="elsewhere:1", lease_until=time.time() + 60)
+    assert client.post(f"/api/scenes/{scene['id']}/retry").status_code == 409
+    assert client.delete(f"/api/scenes/{scene['id']}").status_code == 409
+
+
+def test_pages_and_schema(client):
+    assert "Splat Library" in client.get("/").text
+    assert client.get("/static/gallery.js").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert {"/api/scenes", "/api/scenes/{scene_id}", "/api/scenes/{scene_id}/retry",
+            "/api/scenes/{scene_id}/files/{name}"} <= set(schema["paths"])
