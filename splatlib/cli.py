@@ -212,6 +212,19 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .gs.bench import time_train_step
+
+    result = time_train_step(args.gaussians, args.width, args.height, steps=args.steps)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"train step: {result['ms_per_step']:.1f} ms median over {args.steps} steps "
+              f"({args.gaussians:,} Gaussians, {args.width}×{args.height}, {result['threads']} threads, "
+              f"peak RSS {result['peak_rss_mb']:.0f} MB)")
+    return 0
+
+
 def cmd_convert(args) -> int:
     from .formats.convert import convert
 
@@ -282,6 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=2048, help="largest accepted upload (default 2048)")
     p.add_argument("--concurrency", type=int, default=1, help="scenes processed at once (default 1)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("bench", help="time one training step on this machine")
+    p.add_argument("what", choices=["train-step"])
+    p.add_argument("--gaussians", type=int, default=50_000)
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--height", type=int, default=256)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("convert", help="convert between splat formats (.ply, .splat, .spz), chosen by extension")
     p.add_argument("src")

@@ -103,3 +103,16 @@ def test_killed_run_can_be_retried(tmp_path, orbit_video, sig):
     retry = subprocess.run([sys.executable, "-m", "splatlib.cli", "scenes", "retry", scene_id, "--library", lib,
                             "--json", "-q"], capture_output=True, text=True, timeout=900)
     assert json.loads(retry.stdout)["status"] == "completed", retry.stderr
+
+
+def test_serve_refuses_the_network_without_a_token(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SPLATLIB_TOKEN", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--library", str(tmp_path)]) == 2
+    assert "API token" in capsys.readouterr().err
+
+
+def test_bench_train_step_json(capsys):
+    code, out = run_cli(capsys, "bench", "train-step", "--gaussians", "500", "--width", "64", "--height", "48",
+                        "--steps", "2", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["ms_per_step"] > 0 and result["gaussians"] == 500

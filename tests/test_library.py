@@ -59,3 +59,26 @@ def test_store_rejects_escaping_keys(tmp_path):
     assert store.exists("uploads/abc/f.txt") and store.size("uploads/abc") == 2
     store.delete_prefix("uploads/abc")
     assert not store.exists("uploads/abc")
+
+
+def test_two_claims_on_the_same_record_one_wins(tmp_path):
+    cat = SQLiteCatalog(tmp_path / "c.sqlite")
+    other = SQLiteCatalog(tmp_path / "c.sqlite")  # a second process's connection
+    scene = Scene(id=new_scene_id(), title="t")
+    cat.put(scene)
+    seen_a, seen_b = cat.get(scene.id), other.get(scene.id)
+    assert cat.claim(scene.id, seen_a, "host:1", time.time() + 60)
+    assert not other.claim(scene.id, seen_b, "host:2", time.time() + 60)
+    assert cat.get(scene.id).worker == "host:1" and cat.get(scene.id).status == Status.PROCESSING
+
+
+def test_old_library_gains_new_columns(tmp_path):
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    db.execute("CREATE TABLE scenes (id TEXT PRIMARY KEY, title, status)")
+    db.execute("INSERT INTO scenes VALUES ('abcdefghijkl', 'old', 'failed')")
+    db.commit()
+    db.close()
+    cat = SQLiteCatalog(tmp_path / "c.sqlite")
+    cat.update("abcdefghijkl", lease_until=1.0)
+    assert cat.get("abcdefghijkl").title == "old"

@@ -1,0 +1,65 @@
+"""Timing of one full training step on a random scene (`splatlib bench train-step`)."""
+
+from __future__ import annotations
+
+import math
+import resource
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+from .metrics import photometric_loss
+from .optim import GaussianAdam
+from .rasterize import project, rasterize
+from .sh import sh_to_color
+
+Rasterizer = Callable[..., torch.Tensor]
+
+
+def random_scene(n: int, width: int, height: int, seed: int = 0) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """`n` Gaussians filling the view of a camera at the origin looking down +z, and its intrinsics."""
+    g = torch.Generator().manual_seed(seed)
+    focal = 0.8 * width
+    depth = 2.0 + 3.0 * torch.rand(n, generator=g)
+    xy = (torch.rand(n, 2, generator=g) - 0.5) * torch.tensor([width, height]) / focal * depth[:, None] * 1.1
+    # sizes so that the scene is covered a few layers deep, as in a trained model
+    pixel_area = width * height / n
+    scale = math.sqrt(pixel_area) / focal * 3.0
+    params = {
+        "means": torch.cat([xy, depth[:, None]], 1),
+        "scales": torch.log(scale * depth[:, None] * torch.exp(0.3 * torch.randn(n, 3, generator=g))),
+        "quats": torch.randn(n, 4, generator=g),
+        "opacities": torch.randn(n, generator=g),
+        "sh0": torch.randn(n, 1, 3, generator=g) * 0.5,
+        "shN": torch.randn(n, 15, 3, generator=g) * 0.05,
+    }
+    K = torch.tensor([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=torch.float32)
+    return {k: v.contiguous().requires_grad_() for k, v in params.items()}, torch.eye(4), K
+
+
+def time_train_step(n: int, width: int, height: int, steps: int = 10, warmup: int = 3,
+                    rasterizer: Rasterizer | None = None) -> dict:
+    """Median milliseconds of projection + rasterization + loss + backward + Adam step."""
+    params, viewmat, K = random_scene(n, width, height)
+    target = torch.rand(height, width, 3, generator=torch.Generator().manual_seed(1))
+    optim = GaussianAdam(params, {"means": 1e-4, "scales": 5e-3, "quats": 1e-3, "opacities": 5e-2,
+                                  "sh0": 2.5e-3, "shN": 1.25e-4})
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        p = optim.params
+        proj = project(p["means"], p["quats"], torch.exp(p["scales"]), viewmat, K, width, height)
+        colors = sh_to_color(torch.cat([p["sh0"], p["shN"]], 1), torch.nn.functional.normalize(p["means"].detach(), dim=-1), 3)
+        if rasterizer is None:
+            img, _ = rasterize(proj, colors, torch.sigmoid(p["opacities"]), width, height)
+        else:
+            img = rasterizer(proj, colors, torch.sigmoid(p["opacities"]), width, height)
+        photometric_loss(img, target).backward()
+        optim.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"gaussians": n, "width": width, "height": height, "ms_per_step": round(1000 * statistics.median(times), 2),
+            "steps": steps, "peak_rss_mb": round(peak_mb, 1), "threads": torch.get_num_threads()}
