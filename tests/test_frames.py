@@ -86,3 +86,20 @@ def test_unsupported_inputs(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "one.jpg")
     with pytest.raises(InputError, match="single photo"):
         input_kind(tmp_path / "one.jpg")
+
+
+def test_blurred_frames_are_skipped(tmp_path):
+    from PIL import ImageFilter
+
+    from splatlib.synthetic import render_orbit, write_video
+    frames = render_orbit(12, 192, 144, seed=3)
+    blurred = {1, 4, 9, 11}  # at most one per group of three candidates
+    for i in blurred:
+        frames[i] = np.asarray(Image.fromarray(frames[i]).filter(ImageFilter.GaussianBlur(3)))
+    video = write_video(frames, tmp_path / "shaky.mp4", fps=6)
+    manifest = extract_frames(video, tmp_path / "out", FrameOptions(fps=2, oversample=3))
+    chosen = [round(f["time"] * 6) for f in manifest["frames"]]
+    assert manifest["count"] == 4 and len(set(chosen)) == 4
+    assert not set(chosen) & blurred, chosen
+    assert all(f["sharpness"] > 0 for f in manifest["frames"])
+    assert not (tmp_path / "out" / "candidates").exists()

@@ -18,6 +18,7 @@ from ..formats.spz import write_spz
 from ..gs.model import from_gaussians
 from ..gs.rasterize import render
 from . import Progress, no_progress
+from .frames import image_sharpness
 from .sfm import REPORT as SFM_REPORT
 from .train import CAMERAS, TRAIN_REPORT
 
@@ -105,23 +106,11 @@ def _render_thumbnail(gaussians, cameras: list[dict], dest: Path) -> str | None:
         return None
 
 
-def sharpness(gray: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian of a greyscale image."""
-    lap = (gray[1:-1, :-2] + gray[1:-1, 2:] + gray[:-2, 1:-1] + gray[2:, 1:-1] - 4 * gray[1:-1, 1:-1])
-    return float(lap.var())
-
-
 def _sharpest_frame_thumbnail(frames_dir: Path, dest: Path) -> str:
-    best, best_score = None, -1.0
-    for frame in sorted(frames_dir.glob("frame_*.jpg")):
-        with Image.open(frame) as im:
-            small = im.convert("L")
-            small.thumbnail((256, 256))
-            score = sharpness(np.asarray(small, dtype=np.float32))
-        if score > best_score:
-            best, best_score = frame, score
-    if best is None:
+    frames = sorted(frames_dir.glob("frame_*.jpg"))
+    if not frames:
         raise FormatError("no frame is available for a thumbnail")
+    best = max(frames, key=image_sharpness)
     with Image.open(best) as im:
         im = im.convert("RGB")
         im.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.LANCZOS)

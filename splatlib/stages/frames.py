@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
@@ -26,6 +28,7 @@ class FrameOptions:
     fps: float = 2.0
     max_frames: int = 300
     max_size: int = 1600  # long side, pixels; frames are never upscaled
+    oversample: int = 3  # candidates decoded per kept frame; the sharpest one is kept
 
 
 def input_kind(path: Path) -> str:
@@ -67,34 +70,64 @@ def _scale_filter(max_size: int) -> str:
     return (f"scale='if(gte(iw,ih),min({max_size},iw),-2)':'if(gte(iw,ih),-2,min({max_size},ih))'")
 
 
+def sharpness(gray: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian of a greyscale image (higher is sharper)."""
+    lap = (gray[1:-1, :-2] + gray[1:-1, 2:] + gray[:-2, 1:-1] + gray[2:, 1:-1] - 4 * gray[1:-1, 1:-1])
+    return float(lap.var())
+
+
+def image_sharpness(path: Path, size: int = 256) -> float:
+    """Sharpness of an image file measured on a small greyscale copy (a few ms)."""
+    with Image.open(path) as im:
+        im.draft("L", (size, size))  # JPEG decodes straight to a reduced size
+        small = im.convert("L")
+        small.thumbnail((size, size))
+        return sharpness(np.asarray(small, dtype=np.float32))
+
+
 def _from_video(video: Path, out_dir: Path, options: FrameOptions, progress: Progress) -> dict:
+    """Decode `oversample` candidates per wanted frame and keep the sharpest of each group."""
     info = probe_video(video)
     fps = options.fps
     if info.duration > 0 and info.duration * fps > options.max_frames:
         fps = options.max_frames / info.duration
         log.info("capping %s at %d frames: sampling at %.3f fps", video.name, options.max_frames, fps)
+    rate = fps * options.oversample
+    candidates_dir = out_dir / "candidates"
+    if candidates_dir.exists():
+        shutil.rmtree(candidates_dir)
+    candidates_dir.mkdir()
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1",
-           "-i", str(video), "-vf", f"fps={fps},{_scale_filter(options.max_size)}",
-           "-q:v", "2", "-frames:v", str(options.max_frames), str(out_dir / "frame_%04d.jpg")]
+           "-i", str(video), "-vf", f"fps={rate},{_scale_filter(options.max_size)}",
+           "-q:v", "2", "-frames:v", str(options.max_frames * options.oversample),
+           str(candidates_dir / "candidate_%05d.jpg")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:
         m = re.match(r"out_time_us=(\d+)", line)
         if m and info.duration > 0:
-            progress(min(1.0, int(m.group(1)) / 1e6 / info.duration), "decoding video")
+            progress(min(0.8, 0.8 * int(m.group(1)) / 1e6 / info.duration), "decoding video")
     stderr = proc.stderr.read() if proc.stderr else ""
     if proc.wait() != 0:
+        shutil.rmtree(candidates_dir)
         raise InputError(f"{video.name}: ffmpeg could not decode the video: {stderr.strip()[-300:]}")
-    frames = sorted(out_dir.glob("frame_*.jpg"))
-    if len(frames) < MIN_FRAMES:
-        raise InputError(f"{video.name} is too short: it gave {len(frames)} frame(s) at {fps:g} fps, "
+    candidates = sorted(candidates_dir.glob("candidate_*.jpg"))
+    scores = [image_sharpness(c) for c in candidates]
+    entries = []
+    for start in range(0, len(candidates), options.oversample):
+        group = range(start, min(start + options.oversample, len(candidates)))
+        best = max(group, key=lambda i: scores[i])
+        name = f"frame_{len(entries) + 1:04d}.jpg"
+        candidates[best].rename(out_dir / name)
+        entries.append({"name": name, "time": round(best / rate, 3), "sharpness": round(scores[best], 2),
+                        "candidates": len(group)})
+    shutil.rmtree(candidates_dir)
+    if len(entries) < MIN_FRAMES:
+        raise InputError(f"{video.name} is too short: it gave {len(entries)} frame(s) at {fps:g} fps, "
                          f"at least {MIN_FRAMES} are needed; film longer or raise --fps")
-    progress(1.0, f"{len(frames)} frames")
-    return {
-        "kind": "video", "source": video.name, "fps": fps, "duration": info.duration,
-        "rotation": info.rotation, "count": len(frames),
-        "frames": [{"name": f.name, "time": round(i / fps, 3)} for i, f in enumerate(frames)],
-    }
+    progress(1.0, f"{len(entries)} frames (sharpest of {options.oversample} each)")
+    return {"kind": "video", "source": video.name, "fps": fps, "oversample": options.oversample,
+            "duration": info.duration, "rotation": info.rotation, "count": len(entries), "frames": entries}
 
 
 def _from_photos(folder: Path, out_dir: Path, options: FrameOptions, progress: Progress) -> dict:
