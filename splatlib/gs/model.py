@@ -30,7 +30,7 @@ def init_from_points(xyz: np.ndarray, rgb: np.ndarray, max_gaussians: int, sh_de
     if len(xyz) > max_gaussians // 2:
         pick = np.sort(gen.choice(len(xyz), max_gaussians // 2, replace=False))
         xyz, rgb = xyz[pick], rgb[pick]
-    means = torch.from_numpy(np.ascontiguousarray(xyz, dtype=np.float32))
+    means = torch.tensor(xyz, dtype=torch.float32)  # a copy: training must not write into the caller's array
     n = len(means)
     dist = knn_mean_distance(means).clamp_min(1e-7)
     params = {
@@ -38,7 +38,7 @@ def init_from_points(xyz: np.ndarray, rgb: np.ndarray, max_gaussians: int, sh_de
         "scales": torch.log(dist)[:, None].repeat(1, 3),
         "quats": torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(n, 1),
         "opacities": torch.full((n,), math.log(0.1 / 0.9)),
-        "sh0": ((torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)) - 0.5) / C0)[:, None, :],
+        "sh0": ((torch.tensor(rgb, dtype=torch.float32) - 0.5) / C0)[:, None, :],
         "shN": torch.zeros(n, num_sh_bases(sh_degree) - 1, 3),
     }
     return {k: v.contiguous().requires_grad_() for k, v in params.items()}

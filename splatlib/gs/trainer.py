@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-import math
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -59,22 +60,62 @@ def evaluate(params: dict[str, torch.Tensor], cams: list[Camera], sh_degree: int
     return float(np.mean(ps)), float(np.mean(ss))
 
 
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a kill never leaves half a checkpoint
+
+
+def _load_checkpoint(path: Path | None, key: dict) -> dict | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception as exc:  # a damaged file only costs the progress it held
+        log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
+        return None
+    if state.get("key") != key:
+        log.info("checkpoint %s is for other settings; starting afresh", path)
+        return None
+    return state
+
+
 def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: list[Camera],
-          config: TrainConfig, progress=lambda fraction, message: None) -> TrainResult:
-    """Optimise `params` in place against `train_cams`; returns the final model and metrics."""
+          config: TrainConfig, progress=lambda fraction, message: None, checkpoint: Path | None = None,
+          checkpoint_every: float = 120.0) -> TrainResult:
+    """Optimise `params` against `train_cams`; returns the final model and metrics.
+
+    With `checkpoint`, the full training state is saved there every `checkpoint_every` seconds and
+    a run with the same settings and views resumes from it.
+    """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     extent = scene_extent(train_cams + test_cams)
     lrs = dict(config.lrs)
     lrs["means"] = config.lrs["means"] * extent
-    optim = GaussianAdam(params, lrs)
     densifier = Densifier(DensifyConfig.for_iterations(config.iterations, config.max_gaussians), extent)
     decay = (config.means_lr_final / config.lrs["means"]) ** (1 / max(config.iterations, 1))
+    key = {"config": asdict(config), "views": [c.name for c in train_cams], "size": [train_cams[0].width, train_cams[0].height]}
+    state = _load_checkpoint(checkpoint, key)
+    first_step, elapsed = 1, 0.0
     order: list[int] = []
     curve: list[dict] = []
     recent: list[float] = []
-    t_start = time.perf_counter()
-    for step in range(1, config.iterations + 1):
+    if state is not None:
+        params = {k: v.clone().requires_grad_() for k, v in state["params"].items()}
+        optim = GaussianAdam(params, lrs)
+        optim.m, optim.v, optim.step_count = state["m"], state["v"], state["adam_steps"]
+        densifier.grad_sum, densifier.count = state["grad_sum"], state["count"]
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        order, curve, recent = state["order"], state["curve"], state["recent"]
+        first_step, elapsed = state["step"] + 1, state["elapsed"]
+        log.info("resuming training at step %d from %s", first_step, checkpoint)
+    else:
+        optim = GaussianAdam(params, lrs)
+    t_start = time.perf_counter() - elapsed
+    last_save = time.perf_counter()
+    for step in range(first_step, config.iterations + 1):
         if not order:
             order = list(rng.permutation(len(train_cams)))
         cam = train_cams[order.pop()]
@@ -96,6 +137,13 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
             progress(step / config.iterations,
                      f"step {step}/{config.iterations}, {len(optim.params['means'])} Gaussians, "
                      f"train PSNR {np.mean(recent):.1f} dB")
+        if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every and step < config.iterations:
+            _save_checkpoint(checkpoint, {
+                "key": key, "step": step, "params": {k: v.detach() for k, v in optim.params.items()},
+                "m": optim.m, "v": optim.v, "adam_steps": optim.step_count, "grad_sum": densifier.grad_sum,
+                "count": densifier.count, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "order": order, "curve": curve, "recent": recent, "elapsed": time.perf_counter() - t_start})
+            last_save = time.perf_counter()
     seconds = time.perf_counter() - t_start
     final_degree = sh_degree_at(config, config.iterations)
     test_psnr = test_ssim = None

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TRAIN_REPORT = "train.json"
 CAMERAS = "cameras.json"
+CHECKPOINT = "checkpoint.pt"  # training state every few minutes; a retry resumes from it
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     config = TrainConfig(iterations=options.iterations, max_gaussians=options.max_gaussians,
                          sh_degree=options.sh_degree, seed=options.seed,
                          eval_every=max(50, options.iterations // 10))
-    result = train(params, train_cams, test_cams, config, progress)
+    checkpoint = out_dir / CHECKPOINT
+    result = train(params, train_cams, test_cams, config, progress, checkpoint=checkpoint)
     gaussians = to_gaussians(result.params)
     ply = ply_path(out_dir, options.iterations)
     ply.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +83,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
         "ply": str(ply.relative_to(out_dir)),
     }
     (out_dir / TRAIN_REPORT).write_text(json.dumps(report, indent=1))
+    checkpoint.unlink(missing_ok=True)
     return report
 
 

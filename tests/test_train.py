@@ -1,0 +1,47 @@
+"""Training: checkpoints resume exactly where an interrupted run stopped."""
+
+import torch
+
+from splatlib.gs.cameras import load_colmap, split_holdout
+from splatlib.gs.model import init_from_points
+from splatlib.gs.trainer import TrainConfig, train
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_from_checkpoint_matches_an_uninterrupted_run(completed_scene, tmp_path):
+    scene, catalog, store = completed_scene
+    cams, xyz, rgb = load_colmap(store.path(f"sfm/{scene.id}"), 96)
+    train_cams, test_cams = split_holdout(cams, 8)
+    config = TrainConfig(iterations=60, max_gaussians=3000, sh_degree=1)
+
+    straight = train(init_from_points(xyz, rgb, 3000, 1), train_cams, test_cams, config)
+
+    def stop_at_30(fraction, message):
+        if "step 30/" in message:
+            raise Interrupt()
+    ckpt = tmp_path / "ckpt.pt"
+    try:
+        train(init_from_points(xyz, rgb, 3000, 1), train_cams, test_cams, config, stop_at_30,
+              checkpoint=ckpt, checkpoint_every=0.0)
+    except Interrupt:
+        pass
+    assert ckpt.exists() and torch.load(ckpt, weights_only=False)["step"] == 29
+    resumed = train(init_from_points(xyz, rgb, 3000, 1), train_cams, test_cams, config, checkpoint=ckpt)
+    assert len(resumed.params["means"]) == len(straight.params["means"])
+    for k in straight.params:
+        torch.testing.assert_close(resumed.params[k], straight.params[k], rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_for_other_settings_is_ignored(completed_scene, tmp_path):
+    scene, catalog, store = completed_scene
+    cams, xyz, rgb = load_colmap(store.path(f"sfm/{scene.id}"), 64)
+    train_cams, test_cams = split_holdout(cams, 8)
+    ckpt = tmp_path / "ckpt.pt"
+    train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams, TrainConfig(iterations=12, sh_degree=0),
+          checkpoint=ckpt, checkpoint_every=0.0)
+    other = train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams,
+                  TrainConfig(iterations=15, sh_degree=0), checkpoint=ckpt)
+    assert other.curve[-1]["step"] == 15
