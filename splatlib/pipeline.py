@@ -154,8 +154,8 @@ class Pipeline:
 
     def run_next(self) -> Scene | None:
         """Claim and run the oldest queued (or abandoned) scene; None when there is nothing to do."""
-        candidates = [s for s in self.catalog.list(limit=1000)
-                      if s.status == Status.QUEUED or is_stale(s)]
+        candidates = (self.catalog.list(Status.QUEUED, limit=10_000)
+                      + [s for s in self.catalog.list(Status.PROCESSING, limit=10_000) if is_stale(s)])
         for scene in sorted(candidates, key=lambda s: s.created_at):
             try:
                 return self.run(scene.id)
