@@ -1,6 +1,6 @@
 """Conversion speed and file sizes: the specification's per-Gaussian loop against our vectorised writers.
 
-Run: .venv/bin/python benchmarks/bench_convert.py [--sizes 100000 1000000]
+Run: .venv/bin/pip install plyfile && .venv/bin/python benchmarks/bench_convert.py [--sizes 100000 1000000]
 Prints, per size, the median time of PLY read + .splat write for both, the speed-up, whether the
 bytes agree where the spec is right (positions, scales, colours, alpha), and PLY / .splat / .spz sizes.
 """
@@ -16,32 +16,37 @@ import time
 from pathlib import Path
 
 import numpy as np
+from plyfile import PlyData  # the specification's reader, for its baseline: pip install plyfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from splatlib.formats import Gaussians  # noqa: E402
-from splatlib.formats.ply import read_ply, write_ply  # noqa: E402
-from splatlib.formats.splat import write_splat  # noqa: E402
+from splatlib.formats.ply import write_ply  # noqa: E402
+from splatlib.formats.convert import convert  # noqa: E402
 from splatlib.formats.spz import write_spz  # noqa: E402
 
 
 def spec_convert(ply: Path, out: Path) -> None:
-    """The specification's converter: a Python loop with struct.pack per Gaussian (the baseline)."""
-    g = read_ply(ply)
-    scales_sum = np.exp(g.scales).sum(axis=-1)
-    order = np.argsort(-scales_sum)
+    """The specification's converter, as written there: plyfile, then struct.pack per Gaussian."""
+    vertex = PlyData.read(str(ply))["vertex"]
+    positions = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=-1)
+    scales = np.stack([vertex["scale_0"], vertex["scale_1"], vertex["scale_2"]], axis=-1)
+    rotations = np.stack([vertex["rot_0"], vertex["rot_1"], vertex["rot_2"], vertex["rot_3"]], axis=-1)
+    opacity = vertex["opacity"]
+    sh_dc = np.stack([vertex["f_dc_0"], vertex["f_dc_1"], vertex["f_dc_2"]], axis=-1)
+    order = np.argsort(-np.exp(scales).sum(axis=-1))
     with open(out, "wb") as f:
         for idx in order:
-            f.write(struct.pack("fff", *g.means[idx]))
-            f.write(struct.pack("fff", *np.exp(g.scales[idx])))
-            color = (g.sh0[idx] * 0.28209479177387814 + 0.5).clip(0, 1)
-            alpha = 1 / (1 + np.exp(-g.opacities[idx]))
+            f.write(struct.pack("fff", *positions[idx]))
+            f.write(struct.pack("fff", *np.exp(scales[idx])))
+            color = (sh_dc[idx] * 0.28209479177387814 + 0.5).clip(0, 1)
+            alpha = 1 / (1 + np.exp(-opacity[idx]))
             f.write(struct.pack("BBBB", int(color[0] * 255), int(color[1] * 255), int(color[2] * 255), int(alpha * 255)))
-            rot = g.quats[idx] / np.linalg.norm(g.quats[idx])
+            rot = rotations[idx] / np.linalg.norm(rotations[idx])
             f.write(struct.pack("BBBB", *[int((r * 0.5 + 0.5) * 255) for r in rot]))
 
 
 def ours_convert(ply: Path, out: Path) -> None:
-    write_splat(out, read_ply(ply))
+    convert(ply, out)
 
 
 def gaussians(n: int) -> Gaussians:

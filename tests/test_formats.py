@@ -179,3 +179,11 @@ def test_read_ply_gives_c_contiguous_arrays(tmp_path):
     g = read_ply(tmp_path / "a.ply")
     for name in ("means", "scales", "quats", "opacities", "sh0", "shN"):
         assert getattr(g, name).flags["C_CONTIGUOUS"], name
+
+
+def test_ply_without_higher_sh(tmp_path):
+    g = random_gaussians(10, 3)
+    write_ply(tmp_path / "a.ply", g)
+    base = read_ply(tmp_path / "a.ply", higher_sh=False)
+    assert base.sh_degree == 0
+    np.testing.assert_array_equal(base.sh0, g.sh0)

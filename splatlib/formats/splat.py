@@ -24,18 +24,22 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def encode_splat(g: Gaussians) -> bytes:
     """Encode Gaussians into `.splat` bytes (vectorised)."""
+    n = len(g)
     alpha = _sigmoid(g.opacities.astype(np.float64))
     order = np.argsort(-(np.exp(g.scales.astype(np.float64).sum(1)) * alpha), kind="stable")
-    rows = np.empty(len(g), dtype=ROW)
-    rows["pos"] = g.means[order]
-    rows["scale"] = np.exp(g.scales[order].astype(np.float64))
-    rgb = (0.5 + SH_C0 * g.sh0[order].astype(np.float64)) * 255
-    rows["rgba"][:, :3] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
-    rows["rgba"][:, 3] = np.clip(np.rint(alpha[order] * 255), 0, 255).astype(np.uint8)
-    q = g.quats[order].astype(np.float64)
-    q /= np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-    rows["rot"] = np.clip(np.rint(q * 128 + 128), 0, 255).astype(np.uint8)
-    return rows.tobytes()
+    # one gather of packed rows in sorted order beats five scattered ones
+    packed = np.concatenate([g.means, g.scales, g.sh0, g.quats, g.opacities[:, None]], axis=1)[order]
+    rows = np.empty((n, 8), "<f4")  # 6 floats, then 8 bytes seen through the same memory
+    rows[:, 0:3] = packed[:, 0:3]
+    rows[:, 3:6] = np.exp(packed[:, 3:6].astype(np.float64))
+    raw = rows.view(np.uint8)
+    raw[:, 24:27] = np.clip(np.rint((0.5 + SH_C0 * packed[:, 6:9].astype(np.float64)) * 255), 0, 255)
+    raw[:, 27] = np.clip(np.rint(alpha[order] * 255), 0, 255)
+    q = packed[:, 9:13].astype(np.float64)
+    q *= 128 / np.maximum(np.sqrt(np.einsum("ij,ij->i", q, q)), 1e-12)[:, None]
+    q += 128
+    raw[:, 28:32] = np.clip(np.rint(q, out=q), 0, 255)
+    return raw.tobytes()
 
 
 def write_splat(path: Path, g: Gaussians) -> int:
