@@ -24,9 +24,9 @@ def random_scene(n: int, width: int, height: int, seed: int = 0) -> tuple[dict, 
     focal = 0.8 * width
     depth = 2.0 + 3.0 * torch.rand(n, generator=g)
     xy = (torch.rand(n, 2, generator=g) - 0.5) * torch.tensor([width, height]) / focal * depth[:, None] * 1.1
-    # sizes so that the scene is covered a few layers deep, as in a trained model
+    # one pixel-spacing sigma: each pixel sees a few dozen overlapping Gaussians, as in a trained model
     pixel_area = width * height / n
-    scale = math.sqrt(pixel_area) / focal * 3.0
+    scale = math.sqrt(pixel_area) / focal
     params = {
         "means": torch.cat([xy, depth[:, None]], 1),
         "scales": torch.log(scale * depth[:, None] * torch.exp(0.3 * torch.randn(n, 3, generator=g))),
