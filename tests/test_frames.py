@@ -103,3 +103,17 @@ def test_blurred_frames_are_skipped(tmp_path):
     assert not set(chosen) & blurred, chosen
     assert all(f["sharpness"] > 0 for f in manifest["frames"])
     assert not (tmp_path / "out" / "candidates").exists()
+
+
+def test_photo_exif_focal_length_is_kept(tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(3):
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x920A] = 4.3  # FocalLength, in the Exif sub-IFD
+        exif[0x0110] = "TestCam"
+        Image.fromarray(np.full((20, 40, 3), 60 * i, np.uint8)).save(src / f"{i}.jpg", exif=exif)
+    extract_frames(src, tmp_path / "out")
+    with Image.open(tmp_path / "out" / "frame_0001.jpg") as im:
+        saved = im.getexif()
+        assert float(saved.get_ifd(0x8769)[0x920A]) == 4.3 and saved[0x0110] == "TestCam"

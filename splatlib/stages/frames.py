@@ -143,6 +143,7 @@ def _from_photos(folder: Path, out_dir: Path, options: FrameOptions, progress: P
             with Image.open(photo) as im:
                 upright = ImageOps.exif_transpose(im)
                 exif = upright.getexif()  # keeps the focal length that COLMAP uses as a prior
+                exif.get_ifd(0x8769)  # load the Exif sub-IFD (FocalLength…) so that it is written too
                 upright = upright.convert("RGB")
                 upright.thumbnail((options.max_size, options.max_size), Image.LANCZOS)
                 name = f"frame_{i + 1:04d}.jpg"

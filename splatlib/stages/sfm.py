@@ -46,10 +46,9 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
             progress: Progress = no_progress) -> dict:
     """Register the frames in `frames_dir` and write the undistorted model to `out_dir`.
 
-    If the first attempt places fewer than 90% of the frames and the cameras came with an EXIF
-    focal length, a second attempt ignores it (EXIF focal lengths of edited or cropped photos are
-    often wrong) and the better model is kept. Raises ReconstructionError when too few frames
-    can be placed.
+    While fewer than 90% of the frames are placed, fallbacks run: without the EXIF focal length,
+    then with the other matching strategy; the best model is kept and the report names the
+    fallback used. Raises ReconstructionError when too few frames can be placed.
     """
     frames_dir, out_dir = Path(frames_dir), Path(out_dir)
     names = sorted(p.name for p in frames_dir.glob("frame_*.jpg"))
@@ -60,17 +59,24 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="splatlib-sfm-") as tmp:
-        attempt = _Attempt(frames_dir, names, kind, matching, options, seconds, progress)
-        models, had_prior = attempt.run(Path(tmp) / "exif", use_focal_prior=True)
+        models, had_prior = _Attempt(frames_dir, names, kind, matching, options, seconds, progress).run(
+            Path(tmp) / "first", use_focal_prior=True)
         best = _largest(models)
         fallback = None
-        if had_prior and (best is None or best.num_reg_images() < 0.9 * total):
-            log.info("placed %s of %d frames; retrying without the EXIF focal length",
-                     best.num_reg_images() if best else 0, total)
-            retry_models, _ = attempt.run(Path(tmp) / "no-prior", use_focal_prior=False)
+        # fallbacks while fewer than 90% are placed: ignore an EXIF focal length (often wrong on
+        # edited or cropped photos), then also try the other matching strategy; keep the best model
+        other = "exhaustive" if matching == "sequential" else "sequential"
+        plans = ([("focal length estimated (EXIF ignored)", matching)] if had_prior else []) + [
+            (f"{other} matching, focal length estimated", other)]
+        for i, (label, how) in enumerate(plans):
+            if best is not None and best.num_reg_images() >= 0.9 * total:
+                break
+            log.info("placed %s of %d frames; trying: %s", best.num_reg_images() if best else 0, total, label)
+            retry_models, _ = _Attempt(frames_dir, names, kind, how, options, seconds, progress).run(
+                Path(tmp) / f"fallback-{i}", use_focal_prior=False)
             retry_best = _largest(retry_models)
             if retry_best is not None and (best is None or retry_best.num_reg_images() > best.num_reg_images()):
-                models, best, fallback = retry_models, retry_best, "focal length estimated (EXIF ignored)"
+                models, best, fallback, matching = retry_models, retry_best, label, how
         registered = best.num_reg_images() if best is not None else 0
         if registered < max(3, options.min_registered_fraction * total):
             raise ReconstructionError(_placement_message(registered, total))
