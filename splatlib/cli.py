@@ -109,7 +109,8 @@ def _finish(scene: Scene, store: LocalStore, as_json: bool) -> int:
     else:
         print_summary(s)
         if scene.status == Status.COMPLETED:
-            print(f"\nView it: open {s['splat']} in any 3DGS web viewer (or drag it onto one),\n"
+            print(f"\nView it: splatlib serve --library {store.root.parent}  (then open http://127.0.0.1:8000/),\n"
+                  f"or open {s['splat']} in any 3DGS web viewer;\n"
                   f"compare a held-out view with its render in {Path(s['splat']).parent / 'holdout.jpg'}.")
         elif scene.status == Status.FAILED:
             print(f"\nThe upload is kept. Fix the cause, then: splatlib scenes retry {scene.id}")

@@ -27,9 +27,9 @@ def make_texture(seed: int, size: int = 512) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(60, 200, 3)))
     draw = ImageDraw.Draw(img)
-    for _ in range(90):
+    for _ in range(260):
         x, y = rng.integers(0, size, 2)
-        r = int(rng.integers(8, size // 6))
+        r = int(rng.integers(4, size // 10))
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
         if rng.random() < 0.5:
             draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)

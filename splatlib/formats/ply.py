@@ -81,10 +81,14 @@ def read_ply(path: Path, higher_sh: bool = True) -> Gaussians:
         if count is None:
             raise FormatError(f"{path.name} has no vertex element")
         dtype = np.dtype([(name, "<" + t) for name, t in props])
-        raw = f.read(dtype.itemsize * count)
-    if len(raw) < dtype.itemsize * count:
+        data_start = f.tell()
+    available = path.stat().st_size - data_start
+    if available < dtype.itemsize * count:
         raise FormatError(f"{path.name} is truncated: expected {count} vertices, "
-                          f"found {len(raw) // max(dtype.itemsize, 1)}")
+                          f"found {available // max(dtype.itemsize, 1)}")
+    # mapped, not read: the column copies below are the only pass over the data
+    raw = np.memmap(path, dtype=np.uint8, mode="r", offset=data_start, shape=(dtype.itemsize * count,)) \
+        if count else np.zeros(0, np.uint8)
     names = [name for name, _ in props]
     missing = [p for p in _BASE if p not in names]
     if missing:
