@@ -116,3 +116,8 @@ def test_bench_train_step_json(capsys):
                         "--steps", "2", "--json")
     result = json.loads(out)
     assert code == 0 and result["ms_per_step"] > 0 and result["gaussians"] == 500
+
+
+def test_scene_id_required(tmp_path, capsys):
+    assert main(["scenes", "show", "--library", str(tmp_path)]) == 2
+    assert "scene id is required" in capsys.readouterr().err

@@ -187,3 +187,26 @@ def test_ply_without_higher_sh(tmp_path):
     base = read_ply(tmp_path / "a.ply", higher_sh=False)
     assert base.sh_degree == 0
     np.testing.assert_array_equal(base.sh0, g.sh0)
+
+
+def test_more_format_errors(tmp_path):
+    import gzip
+    import struct
+
+    from splatlib.formats.spz import read_spz
+    (tmp_path / "v4.spz").write_bytes(gzip.compress(struct.pack("<IIIBBBB", 0x5053474E, 4, 0, 0, 12, 0, 0)))
+    with pytest.raises(FormatError, match="version 4 is not supported"):
+        read_spz(tmp_path / "v4.spz")
+    (tmp_path / "ext.spz").write_bytes(gzip.compress(struct.pack("<IIIBBBB", 0x5053474E, 3, 0, 0, 12, 2, 0)))
+    with pytest.raises(FormatError, match="extensions"):
+        read_spz(tmp_path / "ext.spz")
+    (tmp_path / "ascii.ply").write_bytes(b"ply\nformat ascii 1.0\nelement vertex 0\nend_header\n")
+    with pytest.raises(FormatError, match="only binary_little_endian"):
+        read_ply(tmp_path / "ascii.ply")
+    (tmp_path / "open.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 1\n")
+    with pytest.raises(FormatError, match="no end_header"):
+        read_ply(tmp_path / "open.ply")
+    (tmp_path / "odd.splat").write_bytes(b"\x00" * 33)
+    from splatlib.formats.splat import read_splat
+    with pytest.raises(FormatError, match="multiple of 32"):
+        read_splat(tmp_path / "odd.splat")

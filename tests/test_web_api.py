@@ -152,3 +152,12 @@ def test_pages_and_schema(client):
     schema = client.get("/openapi.json").json()
     assert {"/api/scenes", "/api/scenes/{scene_id}", "/api/scenes/{scene_id}/retry",
             "/api/scenes/{scene_id}/files/{name}"} <= set(schema["paths"])
+
+
+def test_video_and_photos_together_rejected(client, orbit_video, tmp_path):
+    photo = tmp_path / "p.jpg"
+    Image.new("RGB", (8, 8)).save(photo)
+    files = [("file", (orbit_video.name, open(orbit_video, "rb"), "video/mp4")),
+             ("file", (photo.name, open(photo, "rb"), "image/jpeg"))]
+    r = client.post("/api/scenes", files=files)
+    assert r.status_code == 422 and "not both" in r.json()["detail"]
