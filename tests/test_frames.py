@@ -117,3 +117,14 @@ def test_photo_exif_focal_length_is_kept(tmp_path):
     with Image.open(tmp_path / "out" / "frame_0001.jpg") as im:
         saved = im.getexif()
         assert float(saved.get_ifd(0x8769)[0x920A]) == 4.3 and saved[0x0110] == "TestCam"
+
+
+def test_rotation_metadata_gives_upright_frames(tmp_path):
+    """A phone's portrait video: landscape pixels plus a display rotation; frames come out portrait."""
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2", "-pix_fmt", "yuv420p",
+           str(tmp_path / "landscape.mp4"))
+    ffmpeg("-display_rotation", "90", "-i", str(tmp_path / "landscape.mp4"), "-c", "copy", str(tmp_path / "portrait.mp4"))
+    manifest = extract_frames(tmp_path / "portrait.mp4", tmp_path / "out", FrameOptions(fps=2))
+    assert manifest["rotation"] in (90, -90, 270)
+    with Image.open(tmp_path / "out" / "frame_0001.jpg") as im:
+        assert im.size == (240, 320)
