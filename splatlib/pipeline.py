@@ -97,6 +97,12 @@ def is_stale(scene: Scene) -> bool:
     return expired or not worker_alive(scene.worker)
 
 
+def ensure_not_busy(scene: Scene) -> None:
+    """SceneBusy if a live process is running the scene."""
+    if scene.status == Status.PROCESSING and not is_stale(scene):
+        raise SceneBusy(f"scene {scene.id} is being processed by {scene.worker}")
+
+
 class Pipeline:
     """Creates scenes and runs them through STAGES."""
 
@@ -130,9 +136,7 @@ class Pipeline:
 
     def delete(self, scene_id: str) -> None:
         """Remove a scene's record and all its files."""
-        scene = self.catalog.get(scene_id)
-        if scene.status == Status.PROCESSING and not is_stale(scene):
-            raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}; stop it first")
+        ensure_not_busy(self.catalog.get(scene_id))
         for prefix in keys(scene_id).values():
             self.store.delete_prefix(prefix)
         self.catalog.delete(scene_id)
@@ -145,8 +149,7 @@ class Pipeline:
     def requeue(self, scene_id: str) -> Scene:
         """Put a failed or abandoned scene back in the queue for a worker (see `run_next`)."""
         scene = self.catalog.get(scene_id)
-        if scene.status == Status.PROCESSING and not is_stale(scene):
-            raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}")
+        ensure_not_busy(scene)
         if scene.status == Status.COMPLETED:
             return scene
         return self.catalog.update(scene_id, status=Status.QUEUED, worker=None, lease_until=None,
@@ -173,8 +176,7 @@ class Pipeline:
         scene = self.catalog.get(scene_id)
         if scene.status == Status.COMPLETED:
             return scene
-        if scene.status == Status.PROCESSING and not is_stale(scene):
-            raise SceneBusy(f"scene {scene_id} is being processed by {scene.worker}")
+        ensure_not_busy(scene)
         if not self.catalog.claim(scene_id, scene, worker_id(), time.time() + LEASE_SECONDS):
             raise SceneBusy(f"scene {scene_id} was just claimed by another process")
         scene = self.catalog.get(scene_id)

@@ -93,11 +93,16 @@ def create_app(settings: Settings) -> FastAPI:
         except SceneNotFound as exc:
             raise HTTPException(404, str(exc)) from exc
 
+    def download_key(scene: Scene, name: str) -> str | None:
+        """Store key of a downloadable file (the PLY's depends on the iteration count)."""
+        key = DOWNLOADS[name][0]
+        return scene.ply_key if key is None else f"{keys(scene.id)['outputs']}/{key}"
+
     def scene_json(scene: Scene) -> dict:
         d = scene.to_dict()
         files = {}
-        for name, (key, _) in DOWNLOADS.items():
-            full = scene.ply_key if key is None else f"{keys(scene.id)['outputs']}/{key}"
+        for name in DOWNLOADS:
+            full = download_key(scene, name)
             if full and store.exists(full):
                 files[name] = {"url": f"/api/scenes/{scene.id}/files/{name}", "bytes": store.size(full)}
         d["files"] = files
@@ -153,11 +158,10 @@ def create_app(settings: Settings) -> FastAPI:
     def download(name: str, scene: Scene = Depends(get_scene)) -> FileResponse:
         if name not in DOWNLOADS:
             raise HTTPException(404, f"unknown file {name!r}; available: {', '.join(DOWNLOADS)}")
-        key, media_type = DOWNLOADS[name]
-        full = scene.ply_key if key is None else f"{keys(scene.id)['outputs']}/{key}"
+        full = download_key(scene, name)
         if not full or not store.exists(full):
             raise HTTPException(404, f"{name} does not exist (yet) for scene {scene.id}")
-        return FileResponse(store.path(full), media_type=media_type, filename=f"{scene.id}-{name}")
+        return FileResponse(store.path(full), media_type=DOWNLOADS[name][1], filename=f"{scene.id}-{name}")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
