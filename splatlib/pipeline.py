@@ -199,6 +199,23 @@ class Pipeline:
             stop.set()
             heartbeat.join()
 
+    def run_stage(self, scene_id: str, stage: str) -> Scene:
+        """Run one stage of a scene whose order someone else keeps (Step Functions on AWS).
+
+        A stage already done is skipped, so a retried execution resumes where the last one
+        stopped. Returns the record: `failed` with a readable error if the stage failed.
+        """
+        if stage not in STAGES:
+            raise InputError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+        scene = self.catalog.get(scene_id)
+        if stage in scene.stages_done:
+            return scene
+        missing = [s for s in STAGES[:STAGES.index(stage)] if s not in scene.stages_done]
+        if missing:
+            return self._fail(scene, stage, f"the earlier stage(s) {', '.join(missing)} have not run")
+        scene = self.catalog.update(scene_id, status=Status.PROCESSING, error=None, error_stage=None)
+        return self._run_stage(scene, stage, PipelineOptions.from_dict(scene.options))
+
     def _renew_lease(self, scene_id: str, stop: threading.Event) -> None:
         while not stop.wait(LEASE_SECONDS / 3):
             self.catalog.update(scene_id, lease_until=time.time() + LEASE_SECONDS)

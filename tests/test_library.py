@@ -1,14 +1,43 @@
 import time
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from splatlib.aws.dynamodb import DynamoDBCatalog
+from splatlib.aws.s3 import S3Store
 from splatlib.errors import InputError, SceneNotFound
 from splatlib.library import LocalStore, Scene, SQLiteCatalog, Status, new_scene_id, validate_scene_id
 from splatlib.pipeline import safe_filename
 
+from .aws_env import BUCKET, REGION, TABLE, create_bucket, create_table
 
-def test_catalog_crud_and_listing(tmp_path):
-    cat = SQLiteCatalog(tmp_path / "c.sqlite")
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def open_catalog(request, tmp_path, monkeypatch):
+    """Opens connections to one catalog (each call: a new connection, as a second process would)."""
+    if request.param == "sqlite":
+        yield lambda: SQLiteCatalog(tmp_path / "c.sqlite")
+        return
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        create_table()
+        yield lambda: DynamoDBCatalog(TABLE, boto3.resource("dynamodb", region_name=REGION))
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path, monkeypatch):
+    if request.param == "local":
+        yield LocalStore(tmp_path / "store")
+        return
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        create_bucket()
+        yield S3Store(BUCKET, tmp_path / "work", boto3.client("s3", region_name=REGION))
+
+
+def test_catalog_crud_and_listing(open_catalog):
+    cat = open_catalog()
     a = Scene(id=new_scene_id(), title="a", created_at=time.time() - 10)
     b = Scene(id=new_scene_id(), title="b", metrics={"psnr": 25.0}, stages_done=["frames"])
     cat.put(a)
@@ -24,6 +53,11 @@ def test_catalog_crud_and_listing(tmp_path):
         cat.get(a.id)
     with pytest.raises(ValueError):
         cat.update(b.id, nonsense=1)
+    with pytest.raises(SceneNotFound):
+        cat.update(a.id, title="gone")
+    cat.update(b.id, error="x", progress=0.25, metrics={"psnr": 21.5, "seconds": {"sfm": 3}})
+    got = cat.update(b.id, error=None)
+    assert got.error is None and got.progress == 0.25 and got.metrics == {"psnr": 21.5, "seconds": {"sfm": 3}}
 
 
 def test_record_uses_spec_keys():
@@ -48,8 +82,7 @@ def test_safe_filename(name, expected):
     assert safe_filename(name) == expected
 
 
-def test_store_rejects_escaping_keys(tmp_path):
-    store = LocalStore(tmp_path)
+def test_store_rejects_escaping_keys(store, tmp_path):
     for key in ["../x", "a/../../x", "/", "a//b", "a\\b"]:
         with pytest.raises(ValueError):
             store.path(key)
@@ -57,19 +90,45 @@ def test_store_rejects_escaping_keys(tmp_path):
     f.write_text("hi")
     store.put_file("uploads/abc/f.txt", f)
     assert store.exists("uploads/abc/f.txt") and store.size("uploads/abc") == 2
+    assert store.size("uploads/abc/f.txt") == 2 and not store.exists("uploads/ab")
+    work = store.local_dir("outputs/abc")
+    (work / "sub").mkdir()
+    (work / "sub" / "g.json").write_text("{}")
+    store.save_dir("outputs/abc")
+    assert store.exists("outputs/abc/sub/g.json") and store.size("outputs/abc") == 2
     store.delete_prefix("uploads/abc")
-    assert not store.exists("uploads/abc")
+    assert not store.exists("uploads/abc") and store.exists("outputs/abc")
 
 
-def test_two_claims_on_the_same_record_one_wins(tmp_path):
-    cat = SQLiteCatalog(tmp_path / "c.sqlite")
-    other = SQLiteCatalog(tmp_path / "c.sqlite")  # a second process's connection
+def test_s3_store_downloads_what_it_lacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        create_bucket()
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.put_object(Bucket=BUCKET, Key="frames/abc/frame_0001.jpg", Body=b"jpeg")
+        s3.put_object(Bucket=BUCKET, Key="frames/abcd/other.jpg", Body=b"not mine")
+        one = S3Store(BUCKET, tmp_path / "one", s3)
+        folder = one.local_dir("frames/abc")
+        assert [p.name for p in folder.iterdir()] == ["frame_0001.jpg"]  # not the neighbour prefix
+        (folder / "frame_0002.jpg").write_bytes(b"new")
+        one.save_dir("frames/abc")
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="frames/abc/")["Contents"])
+        assert keys == ["frames/abc/frame_0001.jpg", "frames/abc/frame_0002.jpg"]
+        assert s3.head_object(Bucket=BUCKET, Key="frames/abc/frame_0002.jpg")["ContentType"] == "image/jpeg"
+        two = S3Store(BUCKET, tmp_path / "two", s3)  # another machine sees both
+        assert (two.local_dir("frames/abc") / "frame_0002.jpg").read_bytes() == b"new"
+
+
+def test_two_claims_on_the_same_record_one_wins(open_catalog):
+    cat, other = open_catalog(), open_catalog()  # two processes' connections
     scene = Scene(id=new_scene_id(), title="t")
     cat.put(scene)
     seen_a, seen_b = cat.get(scene.id), other.get(scene.id)
     assert cat.claim(scene.id, seen_a, "host:1", time.time() + 60)
     assert not other.claim(scene.id, seen_b, "host:2", time.time() + 60)
     assert cat.get(scene.id).worker == "host:1" and cat.get(scene.id).status == Status.PROCESSING
+    seen = cat.get(scene.id)  # a later claim that saw the current owner may take over (a stale lease)
+    assert other.claim(scene.id, seen, "host:2", time.time() + 60) and cat.get(scene.id).worker == "host:2"
 
 
 def test_old_library_gains_new_columns(tmp_path):

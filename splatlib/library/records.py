@@ -64,21 +64,23 @@ class Scene:
         """JSON-ready dict with the spec's camelCase keys (splatKey, thumbnailKey, completedAt, …)."""
         d = asdict(self)
         d["status"] = self.status.value
-        return {_camel(k): v for k, v in d.items()}
+        return {camel(k): v for k, v in d.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Scene":
         """Inverse of `to_dict`."""
-        snake = {_snake(k): v for k, v in d.items()}
-        snake["status"] = Status(snake.get("status", "queued"))
+        values = {snake(k): v for k, v in d.items()}
+        values["status"] = Status(values.get("status", "queued"))
         known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in snake.items() if k in known})
+        return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """The record key of a field: `splat_key` -> `splatKey`."""
     head, *rest = name.split("_")
     return head + "".join(w.capitalize() for w in rest)
 
 
-def _snake(name: str) -> str:
+def snake(name: str) -> str:
+    """Inverse of `camel`."""
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)

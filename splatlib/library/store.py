@@ -28,7 +28,8 @@ class BlobStore(Protocol):
     def delete_prefix(self, prefix: str) -> None: ...
 
 
-def _check_key(key: str) -> str:
+def check_key(key: str) -> str:
+    """`key` without surrounding slashes; ValueError if it is empty or could escape its prefix."""
     parts = key.strip("/").split("/")
     if not key or any(p in ("", ".", "..") for p in parts) or "\\" in key:
         raise ValueError(f"unsafe store key {key!r}")
@@ -44,7 +45,7 @@ class LocalStore:
 
     def path(self, key: str) -> Path:
         """Filesystem path of a key (no guarantee that it exists)."""
-        return self.root / _check_key(key)
+        return self.root / check_key(key)
 
     def local_dir(self, prefix: str) -> Path:
         """The folder holding `prefix`, created if missing."""
