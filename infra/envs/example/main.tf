@@ -1,0 +1,75 @@
+# An example deployment: storage, registry, pipeline and API in one region.
+# See the README's "Deploy to AWS" section for the order (registry first, then images, then the rest).
+
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.60, < 6.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = local.tags
+  }
+}
+
+locals {
+  tags = { Project = var.project, Environment = var.environment, ManagedBy = "terraform" }
+  images = {
+    for name, url in module.registry.repository_urls : name => "${url}:${var.image_tag}"
+  }
+}
+
+module "storage" {
+  source               = "../../modules/storage"
+  project              = var.project
+  environment          = var.environment
+  common_tags          = local.tags
+  cors_allowed_origins = var.cors_allowed_origins
+  force_destroy        = var.force_destroy
+}
+
+module "registry" {
+  source       = "../../modules/registry"
+  project      = var.project
+  environment  = var.environment
+  common_tags  = local.tags
+  kms_key_arn  = module.storage.kms_key_arn
+  force_delete = var.force_destroy
+}
+
+module "pipeline" {
+  source            = "../../modules/pipeline"
+  project           = var.project
+  environment       = var.environment
+  common_tags       = local.tags
+  assets_bucket     = module.storage.bucket
+  assets_bucket_arn = module.storage.bucket_arn
+  scenes_table      = module.storage.table
+  scenes_table_arn  = module.storage.table_arn
+  kms_key_arn       = module.storage.kms_key_arn
+  colmap_image      = local.images["colmap"]
+  train_image       = local.images["train"]
+  lambda_image      = local.images["lambda"]
+  nat_per_az        = var.nat_per_az
+}
+
+module "api" {
+  source            = "../../modules/api"
+  project           = var.project
+  environment       = var.environment
+  common_tags       = local.tags
+  assets_bucket     = module.storage.bucket
+  assets_bucket_arn = module.storage.bucket_arn
+  scenes_table      = module.storage.table
+  scenes_table_arn  = module.storage.table_arn
+  kms_key_arn       = module.storage.kms_key_arn
+  state_machine_arn = module.pipeline.state_machine_arn
+  lambda_image      = local.images["lambda"]
+  max_upload_mb     = var.max_upload_mb
+}

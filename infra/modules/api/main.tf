@@ -1,0 +1,225 @@
+# The HTTP API (IAM-signed requests) and the S3 trigger that starts the pipeline when an upload lands.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  name = "${var.project}-${var.environment}"
+  functions = {
+    api           = "splatlib.aws.api.api"
+    upload_landed = "splatlib.aws.api.upload_landed"
+  }
+  routes = ["POST /scenes", "GET /scenes", "GET /scenes/{id}", "POST /scenes/{id}/retry", "DELETE /scenes/{id}"]
+  # arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> its executions
+  executions_arn = replace(var.state_machine_arn, ":stateMachine:", ":execution:")
+}
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  for_each          = local.functions
+  name              = "/aws/lambda/${local.name}-${replace(each.key, "_", "-")}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.common_tags
+}
+
+resource "aws_lambda_function" "this" {
+  for_each                       = local.functions
+  function_name                  = "${local.name}-${replace(each.key, "_", "-")}"
+  role                           = aws_iam_role.api.arn
+  package_type                   = "Image"
+  image_uri                      = var.lambda_image
+  memory_size                    = 512
+  timeout                        = 30
+  reserved_concurrent_executions = var.lambda_concurrency
+  kms_key_arn                    = var.kms_key_arn
+  tags                           = var.common_tags
+
+  image_config {
+    command = [each.value]
+  }
+
+  environment {
+    variables = {
+      ASSETS_BUCKET     = var.assets_bucket
+      SCENES_TABLE      = var.scenes_table
+      STATE_MACHINE_ARN = var.state_machine_arn
+      MAX_UPLOAD_MB     = tostring(var.max_upload_mb)
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  # S3 invokes upload_landed asynchronously: uploads whose pipeline could not start are kept here.
+  dynamic "dead_letter_config" {
+    for_each = each.key == "upload_landed" ? [1] : []
+    content {
+      target_arn = aws_sqs_queue.failed_starts.arn
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_group.lambda]
+}
+
+resource "aws_sqs_queue" "failed_starts" {
+  name                      = "${local.name}-failed-starts"
+  message_retention_seconds = 1209600
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.common_tags
+}
+
+resource "aws_iam_role" "api" {
+  name = "${local.name}-api"
+  tags = var.common_tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "lambda.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "api" {
+  name = "api"
+  role = aws_iam_role.api.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "Files"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource = ["${var.assets_bucket_arn}/*"]
+      },
+      {
+        Sid      = "ListFiles"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [var.assets_bucket_arn]
+      },
+      {
+        Sid      = "Records"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+        Resource = [var.scenes_table_arn, "${var.scenes_table_arn}/index/*"]
+      },
+      {
+        Sid      = "Key"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = [var.kms_key_arn]
+      },
+      {
+        Sid      = "StartPipeline"
+        Effect   = "Allow"
+        Action   = ["states:StartExecution"]
+        Resource = [var.state_machine_arn]
+      },
+      {
+        Sid      = "WatchPipeline"
+        Effect   = "Allow"
+        Action   = ["states:DescribeExecution"]
+        Resource = ["${local.executions_arn}:*"]
+      },
+      {
+        Sid      = "FailedStarts"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [aws_sqs_queue.failed_starts.arn]
+      },
+      {
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = [for group in aws_cloudwatch_log_group.lambda : "${group.arn}:*"]
+      },
+      {
+        Sid      = "Traces"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = "*"
+      }
+    ]
+  })
+}
+
+# ---- HTTP API ----------------------------------------------------------------------------
+resource "aws_apigatewayv2_api" "http" {
+  name          = "${local.name}-api"
+  protocol_type = "HTTP"
+  tags          = var.common_tags
+}
+
+resource "aws_apigatewayv2_integration" "api" {
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.this["api"].invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "this" {
+  for_each           = toset(local.routes)
+  api_id             = aws_apigatewayv2_api.http.id
+  route_key          = each.value
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = "AWS_IAM"
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  name              = "/${local.name}/api-access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.common_tags
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = "$default"
+  auto_deploy = true
+  tags        = var.common_tags
+
+  default_route_settings {
+    throttling_burst_limit = 50
+    throttling_rate_limit  = 20
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId = "$context.requestId", ip = "$context.identity.sourceIp", caller = "$context.identity.caller",
+      route     = "$context.routeKey", status = "$context.status", latency = "$context.responseLatency"
+    })
+  }
+}
+
+resource "aws_lambda_permission" "api" {
+  statement_id  = "AllowApiGateway"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["api"].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+}
+
+# ---- upload landed -> start the pipeline ---------------------------------------------------
+resource "aws_lambda_permission" "upload" {
+  statement_id   = "AllowAssetsBucket"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.this["upload_landed"].function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = var.assets_bucket_arn
+  source_account = data.aws_caller_identity.current.account_id
+}
+
+resource "aws_s3_bucket_notification" "uploads" {
+  bucket = var.assets_bucket
+  lambda_function {
+    lambda_function_arn = aws_lambda_function.this["upload_landed"].arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = "uploads/"
+  }
+  depends_on = [aws_lambda_permission.upload]
+}

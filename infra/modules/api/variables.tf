@@ -1,0 +1,72 @@
+variable "project" {
+  description = "Name prefix of every resource."
+  type        = string
+}
+
+variable "environment" {
+  description = "Deployment name, part of resource names."
+  type        = string
+}
+
+variable "common_tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "assets_bucket" {
+  description = "Name of the assets bucket (storage module)."
+  type        = string
+}
+
+variable "assets_bucket_arn" {
+  description = "ARN of the assets bucket."
+  type        = string
+}
+
+variable "scenes_table" {
+  description = "Name of the scenes table."
+  type        = string
+}
+
+variable "scenes_table_arn" {
+  description = "ARN of the scenes table."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key of the bucket, table and logs."
+  type        = string
+}
+
+variable "state_machine_arn" {
+  description = "The pipeline state machine (pipeline module)."
+  type        = string
+}
+
+variable "lambda_image" {
+  description = "Image URI with an exact tag for the Lambda functions (docker/lambda.Dockerfile)."
+  type        = string
+  validation {
+    condition     = can(regex(":[A-Za-z0-9_.-]+$", var.lambda_image)) && !endswith(var.lambda_image, ":latest")
+    error_message = "Give the image an exact tag (not :latest)."
+  }
+}
+
+variable "max_upload_mb" {
+  description = "Largest video the presigned upload accepts, in MiB."
+  type        = number
+  default     = 2048
+}
+
+variable "lambda_concurrency" {
+  description = "Reserved concurrency of each API Lambda."
+  type        = number
+  default     = 20
+}
+
+variable "log_retention_days" {
+  description = "Days to keep CloudWatch logs."
+  type        = number
+  default     = 365
+}

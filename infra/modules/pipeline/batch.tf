@@ -1,0 +1,104 @@
+# Two Spot queues: CPU instances for COLMAP, single-GPU instances for training.
+
+locals {
+  compute = {
+    cpu = { types = var.cpu_instance_types, max_vcpus = var.cpu_max_vcpus, image_type = "ECS_AL2023" }
+    gpu = { types = var.gpu_instance_types, max_vcpus = var.gpu_max_vcpus, image_type = "ECS_AL2_NVIDIA" }
+  }
+
+  jobs = {
+    colmap = { stage = "sfm", queue = "cpu", vcpus = 8, memory = 15000, gpus = 0, timeout = 21600 }
+    train  = { stage = "train", queue = "gpu", vcpus = 4, memory = 15000, gpus = 1, timeout = 43200 }
+  }
+  job_images = { colmap = var.colmap_image, train = var.train_image }
+}
+
+resource "aws_batch_compute_environment" "this" {
+  for_each                 = local.compute
+  compute_environment_name = "${local.name}-${each.key}"
+  type                     = "MANAGED"
+  service_role             = aws_iam_role.batch_service.arn
+  tags                     = var.common_tags
+
+  compute_resources {
+    type                = "SPOT"
+    allocation_strategy = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    min_vcpus           = 0
+    max_vcpus           = each.value.max_vcpus
+    instance_type       = each.value.types
+    subnets             = aws_subnet.private[*].id
+    security_group_ids  = [aws_security_group.batch.id]
+    instance_role       = aws_iam_instance_profile.batch.arn
+    tags                = var.common_tags
+
+    ec2_configuration {
+      image_type = each.value.image_type
+    }
+  }
+
+  depends_on = [aws_iam_role_policy_attachment.batch_service]
+}
+
+resource "aws_batch_job_queue" "this" {
+  for_each = local.compute
+  name     = "${local.name}-${each.key}"
+  state    = "ENABLED"
+  priority = 1
+  tags     = var.common_tags
+
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.this[each.key].arn
+  }
+}
+
+resource "aws_batch_job_definition" "this" {
+  for_each              = local.jobs
+  name                  = "${local.name}-${each.key}"
+  type                  = "container"
+  platform_capabilities = ["EC2"]
+  propagate_tags        = true
+  tags                  = var.common_tags
+
+  # Spot reclaims are retried (training resumes from its uploaded checkpoint); a stage that
+  # failed on its input (exit code 3) or crashed is not.
+  retry_strategy {
+    attempts = 3
+    evaluate_on_exit {
+      on_status_reason = "Host EC2*"
+      action           = "RETRY"
+    }
+    evaluate_on_exit {
+      on_reason = "*"
+      action    = "EXIT"
+    }
+  }
+
+  timeout {
+    attempt_duration_seconds = each.value.timeout
+  }
+
+  container_properties = jsonencode({
+    image      = local.job_images[each.key]
+    command    = ["python", "-m", "splatlib.aws.batch", each.value.stage]
+    jobRoleArn = aws_iam_role.batch_job.arn
+    resourceRequirements = concat(
+      [{ type = "VCPU", value = tostring(each.value.vcpus) }, { type = "MEMORY", value = tostring(each.value.memory) }],
+      each.value.gpus > 0 ? [{ type = "GPU", value = tostring(each.value.gpus) }] : []
+    )
+    environment            = [for k, v in local.stage_env : { name = k, value = v }]
+    readonlyRootFilesystem = false
+    privileged             = false
+    logConfiguration = {
+      logDriver = "awslogs"
+      options   = { "awslogs-group" = aws_cloudwatch_log_group.batch.name, "awslogs-stream-prefix" = each.key }
+    }
+  })
+}
+
+resource "aws_cloudwatch_log_group" "batch" {
+  name              = "/${local.name}/batch"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.common_tags
+}

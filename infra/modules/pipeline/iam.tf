@@ -1,0 +1,210 @@
+locals {
+  # What every stage may do with the library: read and write its files, records and key.
+  library_statements = [
+    {
+      Sid      = "Files"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      Resource = ["${var.assets_bucket_arn}/*"]
+    },
+    {
+      Sid      = "ListFiles"
+      Effect   = "Allow"
+      Action   = ["s3:ListBucket"]
+      Resource = [var.assets_bucket_arn]
+    },
+    {
+      Sid      = "Records"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+      Resource = [var.scenes_table_arn, "${var.scenes_table_arn}/index/*"]
+    },
+    {
+      Sid      = "Key"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = [var.kms_key_arn]
+    }
+  ]
+}
+
+# ---- Step Functions --------------------------------------------------------------------
+resource "aws_iam_role" "sfn" {
+  name = "${local.name}-sfn"
+  tags = var.common_tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "states.amazonaws.com" }
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "sfn" {
+  name = "pipeline"
+  role = aws_iam_role.sfn.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "InvokeStages"
+        Effect   = "Allow"
+        Action   = ["lambda:InvokeFunction"]
+        Resource = flatten([for fn in aws_lambda_function.this : [fn.arn, "${fn.arn}:*"]])
+      },
+      {
+        # batch:submitJob.sync: Batch's job-level actions take no narrower resource for DescribeJobs.
+        Sid      = "RunBatchJobs"
+        Effect   = "Allow"
+        Action   = ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"]
+        Resource = "*"
+      },
+      {
+        Sid      = "BatchJobEvents"
+        Effect   = "Allow"
+        Action   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+        Resource = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/StepFunctionsGetEventsForBatchJobsRule"
+      },
+      {
+        Sid    = "DeliverLogsAndTraces"
+        Effect = "Allow"
+        Action = [
+          "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+          "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+          "logs:DescribeLogGroups", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+          "xray:GetSamplingRules", "xray:GetSamplingTargets"
+        ]
+        Resource = "*"
+      }
+    ]
+  })
+}
+
+# ---- Lambda ------------------------------------------------------------------------------
+resource "aws_iam_role" "lambda" {
+  name = "${local.name}-lambda"
+  tags = var.common_tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "lambda.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name = "stages"
+  role = aws_iam_role.lambda.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(local.library_statements, [
+      {
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = [for group in aws_cloudwatch_log_group.lambda : "${group.arn}:*"]
+      },
+      {
+        Sid      = "Traces"
+        Effect   = "Allow"
+        Action   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        Resource = "*"
+      }
+    ])
+  })
+}
+
+# ---- Batch -------------------------------------------------------------------------------
+resource "aws_iam_role" "batch_service" {
+  name = "${local.name}-batch-service"
+  tags = var.common_tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "batch.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "batch_service" {
+  role       = aws_iam_role.batch_service.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBatchServiceRole"
+}
+
+resource "aws_iam_role" "batch_instance" {
+  name = "${local.name}-batch-instance"
+  tags = var.common_tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "ec2.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "batch_instance" {
+  role       = aws_iam_role.batch_instance.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_instance_profile" "batch" {
+  name = "${local.name}-batch-instance"
+  role = aws_iam_role.batch_instance.name
+  tags = var.common_tags
+}
+
+# The containers: library access only (no task tokens under .sync).
+resource "aws_iam_role" "batch_job" {
+  name = "${local.name}-batch-job"
+  tags = var.common_tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "batch_job" {
+  name   = "stages"
+  role   = aws_iam_role.batch_job.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.library_statements })
+}
+
+# ---- VPC flow logs -----------------------------------------------------------------------
+resource "aws_iam_role" "flow" {
+  name = "${local.name}-flow-logs"
+  tags = var.common_tags
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "vpc-flow-logs.amazonaws.com" }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "flow" {
+  name = "flow-logs"
+  role = aws_iam_role.flow.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+      Resource = "${aws_cloudwatch_log_group.flow.arn}:*"
+    }]
+  })
+}

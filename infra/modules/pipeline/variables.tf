@@ -1,0 +1,121 @@
+variable "project" {
+  description = "Name prefix of every resource."
+  type        = string
+}
+
+variable "environment" {
+  description = "Deployment name, part of resource names."
+  type        = string
+}
+
+variable "common_tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "assets_bucket" {
+  description = "Name of the assets bucket (storage module)."
+  type        = string
+}
+
+variable "assets_bucket_arn" {
+  description = "ARN of the assets bucket."
+  type        = string
+}
+
+variable "scenes_table" {
+  description = "Name of the scenes table (storage module)."
+  type        = string
+}
+
+variable "scenes_table_arn" {
+  description = "ARN of the scenes table."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key of the bucket, table and logs (storage module)."
+  type        = string
+}
+
+variable "colmap_image" {
+  description = "Image URI with an exact tag for the COLMAP Batch job (docker/colmap.Dockerfile)."
+  type        = string
+  validation {
+    condition     = can(regex(":[A-Za-z0-9_.-]+$", var.colmap_image)) && !endswith(var.colmap_image, ":latest")
+    error_message = "Give the image an exact tag (not :latest)."
+  }
+}
+
+variable "train_image" {
+  description = "Image URI with an exact tag for the training Batch job (docker/train.Dockerfile)."
+  type        = string
+  validation {
+    condition     = can(regex(":[A-Za-z0-9_.-]+$", var.train_image)) && !endswith(var.train_image, ":latest")
+    error_message = "Give the image an exact tag (not :latest)."
+  }
+}
+
+variable "lambda_image" {
+  description = "Image URI with an exact tag for the Lambda functions (docker/lambda.Dockerfile)."
+  type        = string
+  validation {
+    condition     = can(regex(":[A-Za-z0-9_.-]+$", var.lambda_image)) && !endswith(var.lambda_image, ":latest")
+    error_message = "Give the image an exact tag (not :latest)."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "Address range of the pipeline's VPC."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones to spread Batch instances over."
+  type        = number
+  default     = 2
+}
+
+variable "nat_per_az" {
+  description = "One NAT gateway per zone (survives a zone outage) instead of one shared (cheaper)."
+  type        = bool
+  default     = true
+}
+
+variable "cpu_instance_types" {
+  description = "Spot instance types for the COLMAP queue."
+  type        = list(string)
+  default     = ["c6i.2xlarge", "c6a.2xlarge", "c7i.2xlarge"]
+}
+
+variable "gpu_instance_types" {
+  description = "Spot instance types for the training queue (one NVIDIA GPU each)."
+  type        = list(string)
+  default     = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"]
+}
+
+variable "cpu_max_vcpus" {
+  description = "Most vCPUs the COLMAP queue may run at once."
+  type        = number
+  default     = 32
+}
+
+variable "gpu_max_vcpus" {
+  description = "Most vCPUs the training queue may run at once (4 per g5.xlarge)."
+  type        = number
+  default     = 16
+}
+
+variable "lambda_concurrency" {
+  description = "Reserved concurrency of each pipeline Lambda (how many scenes extract/convert at once)."
+  type        = number
+  default     = 10
+}
+
+variable "log_retention_days" {
+  description = "Days to keep CloudWatch logs."
+  type        = number
+  default     = 365
+}

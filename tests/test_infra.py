@@ -1,0 +1,111 @@
+"""Terraform modules validate offline, checkov finds nothing unskipped, the ASL passes asl-validator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from .aws_env import ASL, render_asl
+
+ROOT = Path(__file__).resolve().parents[1]
+INFRA = ROOT / "infra"
+ROOTS = ["modules/storage", "modules/registry", "modules/pipeline", "modules/api", "envs/example"]
+
+
+@lru_cache(maxsize=1)
+def provider_mirror() -> Path | None:
+    """The local provider mirror: $TF_PLUGIN_MIRROR, else found as the developers' guide says."""
+    if os.environ.get("TF_PLUGIN_MIRROR"):
+        return Path(os.environ["TF_PLUGIN_MIRROR"])
+    found = subprocess.run(["find", "/", "-name", "terraform-provider-aws*", "-not", "-path", "/proc/*"],
+                           capture_output=True, text=True).stdout.split()
+    for binary in map(Path, found):  # <root>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/<binary>
+        if len(binary.parents) > 5 and binary.parents[4].name == "registry.terraform.io":
+            return binary.parents[5]
+    return None
+
+
+@pytest.fixture(scope="module")
+def infra_copy(tmp_path_factory) -> Path:
+    """A copy of infra/, so that `terraform init` leaves no .terraform folders in the checkout."""
+    dest = tmp_path_factory.mktemp("infra") / "infra"
+    shutil.copytree(INFRA, dest, ignore=shutil.ignore_patterns(".terraform*"))
+    return dest
+
+
+@pytest.mark.parametrize("module", ROOTS)
+def test_terraform_validates_offline(module, infra_copy):
+    if not shutil.which("terraform"):
+        pytest.skip("terraform is not installed")
+    mirror = provider_mirror()
+    if mirror is None:
+        pytest.skip("no local mirror of the AWS provider (terraform-provider-aws*) on this machine")
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull}
+    where = infra_copy / module
+    init = subprocess.run(["terraform", "init", "-backend=false", "-input=false", "-no-color",
+                           f"-plugin-dir={mirror}"], cwd=where, env=env, capture_output=True, text=True)
+    assert init.returncode == 0, init.stdout + init.stderr
+    check = subprocess.run(["terraform", "validate", "-json"], cwd=where, env=env, capture_output=True, text=True)
+    result = json.loads(check.stdout)
+    assert result["valid"] and result["warning_count"] == 0, json.dumps(result["diagnostics"], indent=1)
+
+
+def test_terraform_is_formatted():
+    if not shutil.which("terraform"):
+        pytest.skip("terraform is not installed")
+    fmt = subprocess.run(["terraform", "fmt", "-recursive", "-check", str(INFRA)], capture_output=True, text=True)
+    assert fmt.returncode == 0, f"run `terraform fmt -recursive infra`: {fmt.stdout}"
+
+
+def _checkov() -> str | None:
+    local = ROOT / ".venv-checkov" / "bin" / "checkov"
+    return str(local) if local.exists() else shutil.which("checkov")
+
+
+def test_checkov_passes():
+    checkov = _checkov()
+    if checkov is None:
+        pytest.skip("checkov is not installed (CI installs it into .venv-checkov; see the README)")
+    run = subprocess.run([checkov, "-d", str(INFRA), "--config-file", str(INFRA / ".checkov.yaml"),
+                          "--skip-download", "--quiet", "--compact", "-o", "json"],
+                         capture_output=True, text=True, cwd=INFRA)
+    reports = json.loads(run.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})"
+              for r in reports for c in r["results"]["failed_checks"]]
+    assert run.returncode == 0 and not failed, "\n".join(failed) or run.stderr
+    assert sum(r["summary"]["passed"] for r in reports) > 100  # it really scanned the modules
+
+
+def _asl_validator() -> Path:
+    tool = ROOT / "node_modules" / ".bin" / "asl-validator"
+    if not tool.exists():
+        pytest.skip("asl-validator is missing: run `npm ci`")
+    return tool
+
+
+def test_asl_validator_accepts_the_template_and_rejects_a_broken_one(tmp_path):
+    tool = _asl_validator()
+    names = {"extract_frames_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:splat-frames",
+             "convert_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:splat-convert",
+             "handle_failure_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:splat-failure",
+             "colmap_job_definition_arn": "arn:aws:batch:us-east-1:123456789012:job-definition/splat-colmap:1",
+             "train_job_definition_arn": "arn:aws:batch:us-east-1:123456789012:job-definition/splat-train:1",
+             "cpu_job_queue_arn": "arn:aws:batch:us-east-1:123456789012:job-queue/splat-cpu",
+             "gpu_job_queue_arn": "arn:aws:batch:us-east-1:123456789012:job-queue/splat-gpu"}
+    rendered = tmp_path / "rendered.asl.json"
+    rendered.write_text(render_asl(names))
+    for path in (ASL, rendered):
+        ok = subprocess.run([str(tool), "--json-path", str(path)], capture_output=True, text=True)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = json.loads(rendered.read_text())
+    broken["States"]["RunCOLMAP"]["Next"] = "Nowhere"
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    bad = subprocess.run([str(tool), "--json-path", str(tmp_path / "broken.json")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "Nowhere" in bad.stdout + bad.stderr
