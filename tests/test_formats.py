@@ -72,7 +72,7 @@ def test_splat_bytes_match_the_layout():
     rows = np.frombuffer(encode_splat(g), dtype=np.uint8).reshape(-1, 32)
     # independent computation of DESIGN.md §4
     sig = 1 / (1 + np.exp(-g.opacities.astype(np.float64)))
-    order = np.argsort(-(np.exp(g.scales.astype(np.float64).sum(1)) * sig), kind="stable")
+    order = np.argsort((-(np.exp(g.scales.astype(np.float64).sum(1)) * sig)).astype(np.float32), kind="stable")
     for out, i in zip(rows, order):
         assert out[0:12].tobytes() == g.means[i].astype("<f4").tobytes()
         assert out[12:24].tobytes() == np.exp(g.scales[i].astype(np.float64)).astype("<f4").tobytes()
@@ -88,7 +88,7 @@ def test_splat_rotation_within_one_degree(tmp_path):
     write_splat(tmp_path / "a.splat", g)
     back = read_splat(tmp_path / "a.splat")
     sig = 1 / (1 + np.exp(-g.opacities.astype(np.float64)))
-    order = np.argsort(-(np.exp(g.scales.astype(np.float64).sum(1)) * sig), kind="stable")
+    order = np.argsort((-(np.exp(g.scales.astype(np.float64).sum(1)) * sig)).astype(np.float32), kind="stable")
     q = g.quats[order] / np.linalg.norm(g.quats[order], axis=1, keepdims=True)
     r = back.quats / np.linalg.norm(back.quats, axis=1, keepdims=True)
     angle = np.degrees(2 * np.arccos(np.clip(np.abs((q * r).sum(1)), 0, 1)))
@@ -210,3 +210,15 @@ def test_more_format_errors(tmp_path):
     from splatlib.formats.splat import read_splat
     with pytest.raises(FormatError, match="multiple of 32"):
         read_splat(tmp_path / "odd.splat")
+
+
+def test_splat_order_keeps_ties_in_input_order():
+    g = random_gaussians(300, 0, seed=5)
+    g.scales[::3] = g.scales[0]  # every third row ties on the key
+    g.opacities[::3] = g.opacities[0]
+    g.opacities[1] = -200.0  # a key that underflows to zero sorts last
+    rows = np.frombuffer(encode_splat(g), dtype=np.uint8).reshape(-1, 32)
+    firsts = [bytes(r[:12]) for r in rows]
+    tied = [firsts.index(g.means[i].astype("<f4").tobytes()) for i in range(0, 300, 3)]
+    assert tied == sorted(tied) and tied[-1] - tied[0] == 99  # adjacent, in input order
+    assert firsts[-1] == g.means[1].astype("<f4").tobytes()

@@ -2,7 +2,7 @@
 
 position 3×float32 | exp(scale) 3×float32 | RGBA 4×uint8 | rotation w x y z 4×uint8 as q/|q|·128+128.
 Bytes are rounded to nearest (truncation would cost up to 1.5° of rotation).
-Rows are sorted by exp(s0+s1+s2)·sigmoid(opacity), largest first (stable, so output is deterministic).
+Rows are sorted by exp(s0+s1+s2)·sigmoid(opacity), largest first (ties in input order, so output is deterministic).
 """
 
 from __future__ import annotations
@@ -22,24 +22,34 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def sort_order(g: Gaussians) -> np.ndarray:
+    """Row order of `.splat`: exp(s0+s1+s2)·sigmoid(opacity) descending, the key rounded to float32,
+    ties in input order. One sort of unique uint64 values (key bits above the row index) is about
+    twice as fast as a stable argsort, and gives the same order."""
+    key = (-(np.exp(g.scales.astype(np.float64).sum(1)) * _sigmoid(g.opacities.astype(np.float64)))).astype(np.float32)
+    bits = key.view(np.uint32)
+    bits = np.where(bits & 0x80000000, ~bits, bits | 0x80000000)  # float order -> unsigned integer order
+    packed = (bits.astype(np.uint64) << 32) | np.arange(len(key), dtype=np.uint64)
+    packed.sort()
+    return (packed & 0xFFFFFFFF).astype(np.intp)
+
+
 def encode_splat(g: Gaussians) -> bytes:
-    """Encode Gaussians into `.splat` bytes (vectorised)."""
+    """Encode Gaussians into `.splat` bytes (vectorised): rows in input order, then one gather of 32-byte rows."""
     n = len(g)
-    alpha = _sigmoid(g.opacities.astype(np.float64))
-    order = np.argsort(-(np.exp(g.scales.astype(np.float64).sum(1)) * alpha), kind="stable")
-    # one gather of packed rows in sorted order beats five scattered ones
-    packed = np.concatenate([g.means, g.scales, g.sh0, g.quats, g.opacities[:, None]], axis=1)[order]
     rows = np.empty((n, 8), "<f4")  # 6 floats, then 8 bytes seen through the same memory
-    rows[:, 0:3] = packed[:, 0:3]
-    rows[:, 3:6] = np.exp(packed[:, 3:6].astype(np.float64))
+    rows[:, 0:3] = g.means
+    rows[:, 3:6] = np.exp(g.scales.astype(np.float64))
     raw = rows.view(np.uint8)
-    raw[:, 24:27] = np.clip(np.rint((0.5 + SH_C0 * packed[:, 6:9].astype(np.float64)) * 255), 0, 255)
-    raw[:, 27] = np.clip(np.rint(alpha[order] * 255), 0, 255)
-    q = packed[:, 9:13].astype(np.float64)
+    raw[:, 24:27] = np.clip(np.rint((0.5 + SH_C0 * g.sh0.astype(np.float64)) * 255), 0, 255)
+    raw[:, 27] = np.clip(np.rint(_sigmoid(g.opacities.astype(np.float64)) * 255), 0, 255)
+    q = g.quats.astype(np.float64)
     q *= 128 / np.maximum(np.sqrt(np.einsum("ij,ij->i", q, q)), 1e-12)[:, None]
     q += 128
     raw[:, 28:32] = np.clip(np.rint(q, out=q), 0, 255)
-    return raw.tobytes()
+    if n > 2 ** 32 - 1:
+        raise FormatError(f"{n} Gaussians are more than a .splat writer can sort")
+    return np.take(rows.view(np.uint64), sort_order(g), axis=0).tobytes()
 
 
 def write_splat(path: Path, g: Gaussians) -> int:
