@@ -27,7 +27,7 @@ from splatlib.pipeline import STAGES
 from .aws_env import (BUCKET, REGION, TABLE, batch_hook, boto_to_sfn_response, deploy, lambda_hook,
                       sfn_to_boto_parameters, wait_for_execution)
 from .conftest import FAST
-from .test_pipeline import HELD_OUT_PSNR_FLOOR, STAGE_FUNCTIONS, Boom
+from .test_pipeline import HELD_OUT_PSNR_FLOOR, STAGE_FUNCTIONS, count_stage_calls, explode
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True},
                "lambda": {"use_docker": False}, "batch": {"use_docker": False}}
@@ -94,17 +94,7 @@ def test_happy_path(aws, orbit_video):
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", STAGES)
 def test_failure_in_each_state_then_retry(stage, aws, orbit_video, monkeypatch):
-    calls = {name: 0 for name in STAGE_FUNCTIONS.values()}
-    for name in STAGE_FUNCTIONS.values():
-        real = getattr(pipeline_module, name)
-
-        def counting(*args, _real=real, _name=name, **kwargs):
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-        monkeypatch.setattr(pipeline_module, name, counting)
-
-    def explode(*args, **kwargs):
-        raise Boom("disk on fire")
+    calls = count_stage_calls(monkeypatch)
     with monkeypatch.context() as m:
         m.setattr(pipeline_module, STAGE_FUNCTIONS[stage], explode)
         scene_id = upload(orbit_video)

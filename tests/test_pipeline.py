@@ -39,9 +39,8 @@ class Boom(RuntimeError):
 STAGE_FUNCTIONS = {"frames": "extract_frames", "sfm": "run_sfm", "train": "train_gaussians", "convert": "export_scene"}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("stage", STAGES)
-def test_failure_in_each_stage_then_retry(stage, pipeline, orbit_video, monkeypatch):
+def count_stage_calls(monkeypatch) -> dict[str, int]:
+    """Wrap each stage function the runner calls; the dict counts the calls by function name."""
     calls = {name: 0 for name in STAGE_FUNCTIONS.values()}
     for name in STAGE_FUNCTIONS.values():
         real = getattr(pipeline_module, name)
@@ -50,9 +49,18 @@ def test_failure_in_each_stage_then_retry(stage, pipeline, orbit_video, monkeypa
             calls[_name] += 1
             return _real(*args, **kwargs)
         monkeypatch.setattr(pipeline_module, name, counting)
+    return calls
 
-    def explode(*args, **kwargs):
-        raise Boom("disk on fire")
+
+def explode(*args, **kwargs):
+    """A stage function that fails the way a bug would."""
+    raise Boom("disk on fire")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", STAGES)
+def test_failure_in_each_stage_then_retry(stage, pipeline, orbit_video, monkeypatch):
+    calls = count_stage_calls(monkeypatch)
     with monkeypatch.context() as m:
         m.setattr(pipeline_module, STAGE_FUNCTIONS[stage], explode)
         scene = pipeline.create_scene(orbit_video, options=FAST)

@@ -17,7 +17,7 @@ resource "aws_batch_compute_environment" "this" {
   for_each                 = local.compute
   compute_environment_name = "${local.name}-${each.key}"
   type                     = "MANAGED"
-  service_role             = aws_iam_role.batch_service.arn
+  service_role             = aws_iam_role.service["batch-service"].arn
   tags                     = var.common_tags
 
   compute_resources {
@@ -81,7 +81,7 @@ resource "aws_batch_job_definition" "this" {
   container_properties = jsonencode({
     image      = local.job_images[each.key]
     command    = ["python", "-m", "splatlib.aws.batch", each.value.stage]
-    jobRoleArn = aws_iam_role.batch_job.arn
+    jobRoleArn = aws_iam_role.service["batch-job"].arn
     resourceRequirements = concat(
       [{ type = "VCPU", value = tostring(each.value.vcpus) }, { type = "MEMORY", value = tostring(each.value.memory) }],
       each.value.gpus > 0 ? [{ type = "GPU", value = tostring(each.value.gpus) }] : []

@@ -1,4 +1,13 @@
 locals {
+  service_principals = {
+    sfn            = "states.amazonaws.com"
+    lambda         = "lambda.amazonaws.com"
+    batch-service  = "batch.amazonaws.com"
+    batch-instance = "ec2.amazonaws.com"
+    batch-job      = "ecs-tasks.amazonaws.com"
+    flow-logs      = "vpc-flow-logs.amazonaws.com"
+  }
+
   # What every stage may do with the library: read and write its files, records and key.
   library_statements = [
     {
@@ -28,24 +37,25 @@ locals {
   ]
 }
 
-# ---- Step Functions --------------------------------------------------------------------
-resource "aws_iam_role" "sfn" {
-  name = "${local.name}-sfn"
-  tags = var.common_tags
+# One role per AWS service that acts for the pipeline; each gets its policy below.
+resource "aws_iam_role" "service" {
+  for_each = local.service_principals
+  name     = "${local.name}-${each.key}"
+  tags     = var.common_tags
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
-      Principal = { Service = "states.amazonaws.com" }
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      Principal = { Service = each.value }
     }]
   })
 }
 
+# ---- Step Functions --------------------------------------------------------------------
 resource "aws_iam_role_policy" "sfn" {
   name = "pipeline"
-  role = aws_iam_role.sfn.id
+  role = aws_iam_role.service["sfn"].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -84,22 +94,9 @@ resource "aws_iam_role_policy" "sfn" {
 }
 
 # ---- Lambda ------------------------------------------------------------------------------
-resource "aws_iam_role" "lambda" {
-  name = "${local.name}-lambda"
-  tags = var.common_tags
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "lambda.amazonaws.com" }
-    }]
-  })
-}
-
 resource "aws_iam_role_policy" "lambda" {
   name = "stages"
-  role = aws_iam_role.lambda.id
+  role = aws_iam_role.service["lambda"].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(local.library_statements, [
@@ -120,85 +117,33 @@ resource "aws_iam_role_policy" "lambda" {
 }
 
 # ---- Batch -------------------------------------------------------------------------------
-resource "aws_iam_role" "batch_service" {
-  name = "${local.name}-batch-service"
-  tags = var.common_tags
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "batch.amazonaws.com" }
-    }]
-  })
-}
-
 resource "aws_iam_role_policy_attachment" "batch_service" {
-  role       = aws_iam_role.batch_service.name
+  role       = aws_iam_role.service["batch-service"].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBatchServiceRole"
 }
 
-resource "aws_iam_role" "batch_instance" {
-  name = "${local.name}-batch-instance"
-  tags = var.common_tags
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "ec2.amazonaws.com" }
-    }]
-  })
-}
-
 resource "aws_iam_role_policy_attachment" "batch_instance" {
-  role       = aws_iam_role.batch_instance.name
+  role       = aws_iam_role.service["batch-instance"].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
 }
 
 resource "aws_iam_instance_profile" "batch" {
   name = "${local.name}-batch-instance"
-  role = aws_iam_role.batch_instance.name
+  role = aws_iam_role.service["batch-instance"].name
   tags = var.common_tags
 }
 
 # The containers: library access only (no task tokens under .sync).
-resource "aws_iam_role" "batch_job" {
-  name = "${local.name}-batch-job"
-  tags = var.common_tags
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "ecs-tasks.amazonaws.com" }
-    }]
-  })
-}
-
 resource "aws_iam_role_policy" "batch_job" {
   name   = "stages"
-  role   = aws_iam_role.batch_job.id
+  role   = aws_iam_role.service["batch-job"].id
   policy = jsonencode({ Version = "2012-10-17", Statement = local.library_statements })
 }
 
 # ---- VPC flow logs -----------------------------------------------------------------------
-resource "aws_iam_role" "flow" {
-  name = "${local.name}-flow-logs"
-  tags = var.common_tags
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "vpc-flow-logs.amazonaws.com" }
-    }]
-  })
-}
-
 resource "aws_iam_role_policy" "flow" {
   name = "flow-logs"
-  role = aws_iam_role.flow.id
+  role = aws_iam_role.service["flow-logs"].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

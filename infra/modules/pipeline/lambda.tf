@@ -20,7 +20,7 @@ resource "aws_cloudwatch_log_group" "lambda" {
 resource "aws_lambda_function" "this" {
   for_each                       = local.functions
   function_name                  = "${local.name}-${replace(each.key, "_", "-")}"
-  role                           = aws_iam_role.lambda.arn
+  role                           = aws_iam_role.service["lambda"].arn
   package_type                   = "Image"
   image_uri                      = var.lambda_image
   memory_size                    = each.value.memory

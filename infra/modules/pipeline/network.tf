@@ -125,6 +125,6 @@ resource "aws_flow_log" "main" {
   vpc_id          = aws_vpc.main.id
   traffic_type    = "REJECT"
   log_destination = aws_cloudwatch_log_group.flow.arn
-  iam_role_arn    = aws_iam_role.flow.arn
+  iam_role_arn    = aws_iam_role.service["flow-logs"].arn
   tags            = var.common_tags
 }

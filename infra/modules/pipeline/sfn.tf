@@ -7,7 +7,7 @@ resource "aws_cloudwatch_log_group" "sfn" {
 
 resource "aws_sfn_state_machine" "pipeline" {
   name     = "${local.name}-pipeline"
-  role_arn = aws_iam_role.sfn.arn
+  role_arn = aws_iam_role.service["sfn"].arn
   type     = "STANDARD"
   tags     = var.common_tags
 
