@@ -29,3 +29,15 @@ def test_separable_ssim_matches_the_2d_window():
 def test_psnr():
     a = torch.zeros(4, 4, 3)
     assert abs(psnr(a + 0.1, a) - 20.0) < 1e-4
+
+
+def test_ssim_gradient_matches_autograd_of_the_2d_window():
+    g = torch.Generator().manual_seed(1)
+    a = torch.rand(29, 41, 3, generator=g)
+    b = (a + 0.2 * torch.randn(29, 41, 3, generator=g)).clamp(0, 1)
+    ours = a.clone().requires_grad_()
+    ssim(ours, b).backward()
+    ref = a.double().clone().requires_grad_()
+    ssim_2d_reference(ref, b.double()).backward()
+    rel = float((ours.grad.double() - ref.grad).norm() / ref.grad.norm())
+    assert rel < 1e-4, rel

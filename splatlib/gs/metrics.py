@@ -22,19 +22,51 @@ def _blur(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, _TAPS.view(1, 1, k, 1).expand(c, 1, k, 1), padding=(k // 2, 0), groups=c)
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM of two [H, W, 3] images in [0, 1] (11×11 Gaussian window, σ = 1.5)."""
-    x = a.permute(2, 0, 1)[None]
-    y = b.permute(2, 0, 1)[None]
+_C1, _C2 = 0.01 ** 2, 0.03 ** 2
+
+
+def _ssim_terms(x: torch.Tensor, y: torch.Tensor):
+    """Local SSIM map and its factors for [1, 3, H, W] images."""
     stats = _blur(torch.cat([x, y, x * x, y * y, x * y], 1))  # all five local means in one pass
     mu_x, mu_y, xx, yy, xy = stats.split(3, dim=1)
-    sxx = xx - mu_x ** 2
-    syy = yy - mu_y ** 2
-    sxy = xy - mu_x * mu_y
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
-    den = (mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2)
-    return (num / den).mean()
+    a1 = 2 * mu_x * mu_y + _C1
+    a2 = 2 * (xy - mu_x * mu_y) + _C2
+    b1 = mu_x ** 2 + mu_y ** 2 + _C1
+    b2 = (xx - mu_x ** 2) + (yy - mu_y ** 2) + _C2
+    return a1 * a2 / (b1 * b2), mu_x, mu_y, a1, a2, b1, b2
+
+
+class _SSIM(torch.autograd.Function):
+    """Mean SSIM with a hand-written gradient for the first image: one 9-channel blur instead of
+    autograd's trip back through the 15-channel one and a dozen element-wise steps."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        s, mu_x, mu_y, a1, a2, b1, b2 = _ssim_terms(x, y)
+        ctx.save_for_backward(x, y, s, mu_x, mu_y, a1, a2, b1, b2)
+        return s.mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, s, mu_x, mu_y, a1, a2, b1, b2 = ctx.saved_tensors
+        g = grad / s.numel()
+        d = b1 * b2
+        d_mu = g * (2 * mu_y * (a2 - a1) / d - 2 * mu_x * s * (1 / b1 - 1 / b2))  # ∂S/∂μx
+        d_xx = g * (-s / b2)  # ∂S/∂E[x²]
+        d_xy = g * (2 * a1 / d)  # ∂S/∂E[xy]
+        # the zero-padded symmetric blur is its own adjoint
+        b_mu, b_xx, b_xy = _blur(torch.cat([d_mu, d_xx, d_xy], 1)).split(3, dim=1)
+        return b_mu + 2 * x * b_xx + y * b_xy, None
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM of two [H, W, 3] images in [0, 1] (11×11 Gaussian window, σ = 1.5); the gradient
+    flows to `a` only (the render; `b` is the photo)."""
+    x = a.permute(2, 0, 1)[None]
+    y = b.detach().permute(2, 0, 1)[None]
+    if not a.requires_grad:
+        return _ssim_terms(x, y)[0].mean()
+    return _SSIM.apply(x, y)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
