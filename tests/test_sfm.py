@@ -31,18 +31,29 @@ def test_report_has_the_quality_figures(orbit_frames, tmp_path):
 
 
 def test_fallback_runs_when_too_few_frames_are_placed(orbit_frames, tmp_path, monkeypatch):
-    """The first attempt places 3 of 18 frames (as when COLMAP loses track on a real video); the
-    other matching strategy then runs, places them all, and the report says so."""
-    real_run = sfm._Attempt.run
+    """The default mapping places 3 of 18 frames (as when COLMAP loses track on a real video); the
+    fallbacks then run on the same matches, place them all, and the report says which did."""
+    real_map = sfm._Colmap.map
+    calls = []
 
-    def first_attempt_places_three(self, workdir, use_focal_prior):
-        models, had_prior = real_run(self, workdir, use_focal_prior)
-        if workdir.name == "first":
+    def default_places_three(self, trial, out):
+        calls.append(trial.label)
+        models = real_map(self, trial, out)
+        if trial.label is None:
             best = sfm._largest(models)
             for frame_id in sorted(best.reg_frame_ids())[3:]:
                 best.deregister_frame(frame_id)
-        return models, had_prior
-    monkeypatch.setattr(sfm._Attempt, "run", first_attempt_places_three)
+        return models
+    monkeypatch.setattr(sfm._Colmap, "map", default_places_three)
     report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(max_image_size=480))
-    assert report["fallback"] == "exhaustive matching, focal length estimated"
-    assert report["matching"] == "exhaustive" and report["registered_frames"] >= 16
+    assert calls == [None, "relaxed mapper thresholds"]  # no EXIF focal length: that trial is skipped
+    assert report["fallback"] == "relaxed mapper thresholds"
+    assert report["matching"] == "sequential" and report["registered_frames"] >= 16
+    assert set(report["seconds"]) == {"features", "matching", "mapping", "undistort"}
+
+
+def test_fallback_order():
+    labels = [t.label for t in sfm._trials("exhaustive")]
+    assert labels[0] is None and labels[1] == "relaxed mapper thresholds"
+    assert [t.matching for t in sfm._trials("exhaustive")] == ["exhaustive"] * 3 + ["sequential"]
+    assert [t.focal_prior for t in sfm._trials("sequential")] == [True, True, False, False]

@@ -42,41 +42,65 @@ def _choose_matching(options: SfmOptions, kind: str, count: int) -> str:
     return "exhaustive" if kind == "photos" and count <= 60 else "sequential"
 
 
+@dataclass(frozen=True)
+class _Trial:
+    """One way of mapping: which matches, whether EXIF focal lengths are trusted, how strict."""
+
+    label: str | None  # None: the default; otherwise what the report names as the fallback
+    matching: str
+    focal_prior: bool
+    relaxed: bool
+
+
+def _trials(matching: str) -> list[_Trial]:
+    """The default, then fallbacks in order (each tried only while fewer than 90% are placed).
+
+    Mapping takes seconds once features are matched, so the first fallbacks reuse the matches:
+    relaxed thresholds for the initial pair and for adding frames (forward walks and short
+    baselines fail COLMAP's defaults: on lund, 2–6 of 29 frames placed, 29 of 29 relaxed), then
+    also without the EXIF focal length (often wrong on edited or cropped photos). Only then are the
+    frames matched the other way.
+    """
+    other = "exhaustive" if matching == "sequential" else "sequential"
+    return [_Trial(None, matching, True, False),
+            _Trial("relaxed mapper thresholds", matching, True, True),
+            _Trial("relaxed thresholds, focal length estimated (EXIF ignored)", matching, False, True),
+            _Trial(f"{other} matching, relaxed thresholds, focal length estimated", other, False, True)]
+
+
 def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOptions = SfmOptions(),
             progress: Progress = no_progress) -> dict:
     """Register the frames in `frames_dir` and write the undistorted model to `out_dir`.
 
-    While fewer than 90% of the frames are placed, fallbacks run: without the EXIF focal length,
-    then with the other matching strategy; the best model is kept and the report names the
-    fallback used. Raises ReconstructionError when too few frames can be placed.
+    While fewer than 90% of the frames are placed, fallbacks run (see `_trials`); the model with
+    the most frames is kept and the report names the fallback that made it. Raises
+    ReconstructionError when too few frames can be placed.
     """
     frames_dir, out_dir = Path(frames_dir), Path(out_dir)
     names = sorted(p.name for p in frames_dir.glob("frame_*.jpg"))
     total = len(names)
-    matching = _choose_matching(options, kind, total)
     seconds: dict[str, float] = {}
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="splatlib-sfm-") as tmp:
-        models, had_prior = _Attempt(frames_dir, names, kind, matching, options, seconds, progress).run(
-            Path(tmp) / "first", use_focal_prior=True)
-        best = _largest(models)
-        fallback = None
-        # fallbacks while fewer than 90% are placed: ignore an EXIF focal length (often wrong on
-        # edited or cropped photos), then also try the other matching strategy; keep the best model
-        other = "exhaustive" if matching == "sequential" else "sequential"
-        plans = ([("focal length estimated (EXIF ignored)", matching)] if had_prior else []) + [
-            (f"{other} matching, focal length estimated", other)]
-        for i, (label, how) in enumerate(plans):
+        colmap = _Colmap(frames_dir, names, kind, options, seconds, progress, Path(tmp))
+        best = models = chosen = None
+        tried: set[tuple] = set()
+        for i, trial in enumerate(_trials(_choose_matching(options, kind, total))):
             if best is not None and best.num_reg_images() >= 0.9 * total:
                 break
-            log.info("placed %s of %d frames; trying: %s", best.num_reg_images() if best else 0, total, label)
-            retry_models, _ = _Attempt(frames_dir, names, kind, how, options, seconds, progress).run(
-                Path(tmp) / f"fallback-{i}", use_focal_prior=False)
-            retry_best = _largest(retry_models)
-            if retry_best is not None and (best is None or retry_best.num_reg_images() > best.num_reg_images()):
-                models, best, fallback, matching = retry_models, retry_best, label, how
+            same_as = (trial.matching, trial.focal_prior and colmap.has_focal_prior(trial.matching), trial.relaxed)
+            if same_as in tried:
+                continue  # e.g. "ignore the EXIF focal length" when there is none
+            tried.add(same_as)
+            if trial.label:
+                log.info("placed %s of %d frames; trying: %s", best.num_reg_images() if best else 0, total,
+                         trial.label)
+            trial_models = colmap.map(trial, Path(tmp) / f"trial-{i}")
+            trial_best = _largest(trial_models)
+            if trial_best is not None and (best is None or trial_best.num_reg_images() > best.num_reg_images()):
+                models, best, chosen = trial_models, trial_best, trial
         registered = best.num_reg_images() if best is not None else 0
         if registered < max(3, options.min_registered_fraction * total):
             raise ReconstructionError(_placement_message(registered, total))
@@ -90,8 +114,8 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         seconds["undistort"] = time.perf_counter() - t0
     _flatten_sparse(out_dir)
     report = {
-        "matching": matching,
-        "fallback": fallback,
+        "matching": chosen.matching,
+        "fallback": chosen.label,
         "total_frames": total,
         "registered_frames": registered,
         "models": len(models),
@@ -115,68 +139,93 @@ def _largest(models: dict) -> "pycolmap.Reconstruction | None":
     return max(models.values(), key=lambda r: r.num_reg_images()) if models else None
 
 
-class _Attempt:
-    """One COLMAP run (features, matching, incremental mapping) into its own database."""
+class _Colmap:
+    """COLMAP over one set of frames: features once, matches once per strategy, then mapping trials."""
 
-    def __init__(self, frames_dir: Path, names: list[str], kind: str, matching: str, options: SfmOptions,
-                 seconds: dict[str, float], progress: Progress):
-        self.frames_dir, self.names, self.kind, self.matching = frames_dir, names, kind, matching
-        self.options, self.seconds, self.progress = options, seconds, progress
+    def __init__(self, frames_dir: Path, names: list[str], kind: str, options: SfmOptions,
+                 seconds: dict[str, float], progress: Progress, workdir: Path):
+        self.frames_dir, self.names, self.kind = frames_dir, names, kind
+        self.options, self.seconds, self.progress, self.workdir = options, seconds, progress, workdir
         self.threads = options.num_threads if options.num_threads > 0 else (os.cpu_count() or 1)
+        self._features: Path | None = None
+        self._matched: dict[str, tuple[Path, bool]] = {}  # matching -> (database, had a focal prior)
 
     def _timed(self, step: str, t0: float) -> None:
         self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - t0
 
-    def run(self, workdir: Path, use_focal_prior: bool) -> tuple[dict, bool]:
-        """Returns the models COLMAP made and whether any camera had a focal-length prior."""
-        workdir.mkdir(parents=True)
-        db = workdir / "database.db"
-        total = len(self.names)
-        t0 = time.perf_counter()
-        self.progress(0.02, "extracting features")
-        extraction = pycolmap.FeatureExtractionOptions()
-        extraction.max_image_size = self.options.max_image_size
-        extraction.num_threads = self.threads
-        extraction.sift.max_num_features = self.options.max_features
-        reader = pycolmap.ImageReaderOptions()
-        reader.camera_model = "SIMPLE_RADIAL"
-        groups = camera_groups(self.frames_dir, self.names) if self.kind == "photos" else [self.names]
-        for group in groups:  # one shared camera per group
-            pycolmap.extract_features(db, self.frames_dir, image_names=group, camera_mode=pycolmap.CameraMode.SINGLE,
-                                      reader_options=reader, extraction_options=extraction,
-                                      device=pycolmap.Device.cpu)
-        had_prior = _drop_focal_priors(db, keep=use_focal_prior)
-        self._timed("features", t0)
+    def _extract(self) -> Path:
+        if self._features is None:
+            t0 = time.perf_counter()
+            self.progress(0.02, "extracting features")
+            self._features = self.workdir / "features.db"
+            extraction = pycolmap.FeatureExtractionOptions()
+            extraction.max_image_size = self.options.max_image_size
+            extraction.num_threads = self.threads
+            extraction.sift.max_num_features = self.options.max_features
+            reader = pycolmap.ImageReaderOptions()
+            reader.camera_model = "SIMPLE_RADIAL"
+            groups = camera_groups(self.frames_dir, self.names) if self.kind == "photos" else [self.names]
+            for group in groups:  # one shared camera per group
+                pycolmap.extract_features(self._features, self.frames_dir, image_names=group,
+                                          camera_mode=pycolmap.CameraMode.SINGLE, reader_options=reader,
+                                          extraction_options=extraction, device=pycolmap.Device.cpu)
+            self._timed("features", t0)
+        return self._features
 
-        t0 = time.perf_counter()
-        self.progress(0.25, f"{self.matching} matching")
-        match_opts = pycolmap.FeatureMatchingOptions()
-        match_opts.num_threads = self.threads
-        if self.matching == "sequential":
-            pairing = pycolmap.SequentialPairingOptions()
-            pairing.overlap = self.options.sequential_overlap
-            pairing.quadratic_overlap = True
-            pairing.loop_detection = False  # needs a vocabulary download; never offline
-            pycolmap.match_sequential(db, matching_options=match_opts, pairing_options=pairing,
-                                      device=pycolmap.Device.cpu)
-        else:
-            pycolmap.match_exhaustive(db, matching_options=match_opts, device=pycolmap.Device.cpu)
-        self._timed("matching", t0)
+    def _database(self, matching: str) -> tuple[Path, bool]:
+        """The database with features and `matching` matches (made once), and whether it has a focal prior."""
+        if matching not in self._matched:
+            db = self.workdir / f"{matching}.db"
+            shutil.copyfile(self._extract(), db)
+            t0 = time.perf_counter()
+            self.progress(0.25, f"{matching} matching")
+            match_opts = pycolmap.FeatureMatchingOptions()
+            match_opts.num_threads = self.threads
+            if matching == "sequential":
+                pairing = pycolmap.SequentialPairingOptions()
+                pairing.overlap = self.options.sequential_overlap
+                pairing.quadratic_overlap = True
+                pairing.loop_detection = False  # needs a vocabulary download; never offline
+                pycolmap.match_sequential(db, matching_options=match_opts, pairing_options=pairing,
+                                          device=pycolmap.Device.cpu)
+            else:
+                pycolmap.match_exhaustive(db, matching_options=match_opts, device=pycolmap.Device.cpu)
+            self._timed("matching", t0)
+            self._matched[matching] = (db, _drop_focal_priors(db, keep=True))
+        return self._matched[matching]
 
+    def has_focal_prior(self, matching: str) -> bool:
+        """Whether any camera of the frames has an EXIF focal length."""
+        return self._database(matching)[1]
+
+    def map(self, trial: _Trial, out: Path) -> dict:
+        """Incremental mapping for one trial (a copy of the database when focal priors are dropped)."""
+        db, _ = self._database(trial.matching)
+        if not trial.focal_prior:
+            copy = out.with_suffix(".db")
+            shutil.copyfile(db, copy)
+            _drop_focal_priors(copy, keep=False)
+            db = copy
         t0 = time.perf_counter()
-        self.progress(0.5, "mapping")
+        self.progress(0.5, "mapping" if trial.label is None else f"mapping ({trial.label})")
         mapper = pycolmap.IncrementalPipelineOptions()
         mapper.num_threads = self.threads
+        mapper.random_seed = 0
+        if trial.relaxed:
+            mapper.mapper.init_min_num_inliers = 50  # default 100
+            mapper.mapper.abs_pose_min_num_inliers = 15  # default 30
         placed = [0]
+        total = len(self.names)
 
         def on_next_image() -> None:
             placed[0] += 1
             self.progress(0.5 + 0.4 * min(1.0, placed[0] / max(total, 1)), f"placing frames ({placed[0]} tried)")
 
-        models = pycolmap.incremental_mapping(db, self.frames_dir, workdir / "sparse", options=mapper,
+        out.mkdir(parents=True)
+        models = pycolmap.incremental_mapping(db, self.frames_dir, out, options=mapper,
                                               next_image_callback=on_next_image)
         self._timed("mapping", t0)
-        return models, had_prior
+        return models
 
 
 def _drop_focal_priors(db_path: Path, keep: bool) -> bool:
