@@ -37,8 +37,9 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True},
 def aws(monkeypatch, tmp_path):
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": REGION, "ASSETS_BUCKET": BUCKET, "SCENES_TABLE": TABLE,
-                        "WORK_DIR": "", "MAX_UPLOAD_MB": "50"}.items():
+                        "WORK_DIR": str(tmp_path / "work"), "MAX_UPLOAD_MB": "50"}.items():
         monkeypatch.setenv(name, value)
+    (tmp_path / "work").mkdir()
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambda_hook)
     monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", batch_hook)
     monkeypatch.setattr(StateTaskServiceBatch, "_normalise_parameters", sfn_to_boto_parameters)
@@ -74,7 +75,7 @@ def finish(scene_id: str) -> tuple[dict, dict]:
     return run, call("GET /scenes/{id}", id=scene_id)[1]
 
 
-def test_happy_path(aws, orbit_video):
+def test_happy_path(aws, orbit_video, tmp_path):
     scene_id = upload(orbit_video)
     run, scene = finish(scene_id)
     assert run["status"] == "SUCCEEDED", run
@@ -89,6 +90,7 @@ def test_happy_path(aws, orbit_video):
     assert original == orbit_video.read_bytes()
     output = json.loads(run["output"])
     assert output["convertResult"] == {"splatKey": scene["splatKey"]}
+    assert list((tmp_path / "work").iterdir()) == []  # each handler and job removed its working copy
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 - `ASSETS_BUCKET`: the S3 bucket with the keys of DESIGN.md §3
 - `SCENES_TABLE`: the DynamoDB table of scene records
 - `STATE_MACHINE_ARN`: the pipeline (API handlers only)
-- `WORK_DIR`: where stages keep their working copy (default: a fresh folder under /tmp)
+- `WORK_DIR`: where stages keep their working copy, in a fresh folder removed afterwards (default: /tmp)
 - `MAX_UPLOAD_MB`: largest accepted upload (API handlers only; default 2048)
 """
 

@@ -25,8 +25,15 @@ class S3Store:
 
         self.bucket = bucket
         self.s3 = client or boto3.client("s3")
-        self.root = Path(workdir or tempfile.mkdtemp(prefix="splatlib-")).resolve()
+        self._root = Path(workdir).resolve() if workdir else None
         self._synced: dict[str, tuple[int, float]] = {}  # key -> (size, mtime) as last downloaded/uploaded
+
+    @property
+    def root(self) -> Path:
+        """The working folder (made on first use, so URL-only callers create none)."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="splatlib-")).resolve()
+        return self._root
 
     def path(self, key: str) -> Path:
         """Working-copy path of a key."""
@@ -109,5 +116,5 @@ class S3Store:
 
 
 def workdir_from_env() -> Path:
-    """Working folder: $WORK_DIR, else a fresh folder under the system temp dir (/tmp on Lambda)."""
-    return Path(os.environ["WORK_DIR"]) if os.environ.get("WORK_DIR") else Path(tempfile.mkdtemp(prefix="splatlib-"))
+    """A fresh working folder inside $WORK_DIR, or inside the system temp dir (/tmp on Lambda)."""
+    return Path(tempfile.mkdtemp(prefix="splatlib-", dir=os.environ.get("WORK_DIR") or None))
