@@ -249,7 +249,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="COLMAP matching (default: sequential for video, exhaustive for small photo sets)")
     p.add_argument("--iterations", type=int, default=d.iterations, help=f"training steps (default {d.iterations})")
     p.add_argument("--max-gaussians", type=int, default=d.max_gaussians,
-                   help=f"Gaussian budget (default {d.max_gaussians})")
+                   help=f"most Gaussians; the budget is 3000 per training view within this cap (default {d.max_gaussians})")
     p.add_argument("--image-size", type=int, default=d.image_size,
                    help=f"long side of training images (default {d.image_size})")
 

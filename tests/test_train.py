@@ -5,6 +5,7 @@ import torch
 from splatlib.gs.cameras import load_colmap, split_holdout
 from splatlib.gs.model import init_from_points
 from splatlib.gs.trainer import TrainConfig, train
+from splatlib.stages.train import gaussian_budget
 
 
 class Interrupt(Exception):
@@ -45,3 +46,10 @@ def test_checkpoint_for_other_settings_is_ignored(completed_scene, tmp_path):
     other = train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams,
                   TrainConfig(iterations=15, sh_degree=0), checkpoint=ckpt)
     assert other.curve[-1]["step"] == 15
+
+
+def test_gaussian_budget_grows_with_the_views_within_the_cap():
+    assert gaussian_budget(100_000, 7) == 21_000  # fountain_p11: 11 photos, 4 held out
+    assert gaussian_budget(100_000, 3) == 20_000  # never below the floor
+    assert gaussian_budget(100_000, 150) == 100_000  # a long video: the cap
+    assert gaussian_budget(4_000, 150) == 4_000  # a user's smaller cap wins
