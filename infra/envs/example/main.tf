@@ -53,9 +53,7 @@ module "pipeline" {
   scenes_table      = module.storage.table
   scenes_table_arn  = module.storage.table_arn
   kms_key_arn       = module.storage.kms_key_arn
-  colmap_image      = local.images["colmap"]
-  train_image       = local.images["train"]
-  lambda_image      = local.images["lambda"]
+  images            = local.images
   nat_per_az        = var.nat_per_az
 }
 

@@ -10,7 +10,6 @@ locals {
     colmap = { stage = "sfm", queue = "cpu", vcpus = 8, memory = 15000, gpus = 0, timeout = 21600 }
     train  = { stage = "train", queue = "gpu", vcpus = 4, memory = 15000, gpus = 1, timeout = 43200 }
   }
-  job_images = { colmap = var.colmap_image, train = var.train_image }
 }
 
 resource "aws_batch_compute_environment" "this" {
@@ -79,7 +78,7 @@ resource "aws_batch_job_definition" "this" {
   }
 
   container_properties = jsonencode({
-    image      = local.job_images[each.key]
+    image      = var.images[each.key]
     command    = ["python", "-m", "splatlib.aws.batch", each.value.stage]
     jobRoleArn = aws_iam_role.service["batch-job"].arn
     resourceRequirements = concat(

@@ -22,7 +22,7 @@ resource "aws_lambda_function" "this" {
   function_name                  = "${local.name}-${replace(each.key, "_", "-")}"
   role                           = aws_iam_role.service["lambda"].arn
   package_type                   = "Image"
-  image_uri                      = var.lambda_image
+  image_uri                      = var.images.lambda
   memory_size                    = each.value.memory
   timeout                        = each.value.timeout
   reserved_concurrent_executions = var.lambda_concurrency

@@ -39,30 +39,16 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "colmap_image" {
-  description = "Image URI with an exact tag for the COLMAP Batch job (docker/colmap.Dockerfile)."
-  type        = string
+variable "images" {
+  description = "Image URIs with exact tags (docker/): colmap and train for the Batch jobs, lambda for the functions."
+  type = object({
+    colmap = string
+    train  = string
+    lambda = string
+  })
   validation {
-    condition     = can(regex(":[A-Za-z0-9_.-]+$", var.colmap_image)) && !endswith(var.colmap_image, ":latest")
-    error_message = "Give the image an exact tag (not :latest)."
-  }
-}
-
-variable "train_image" {
-  description = "Image URI with an exact tag for the training Batch job (docker/train.Dockerfile)."
-  type        = string
-  validation {
-    condition     = can(regex(":[A-Za-z0-9_.-]+$", var.train_image)) && !endswith(var.train_image, ":latest")
-    error_message = "Give the image an exact tag (not :latest)."
-  }
-}
-
-variable "lambda_image" {
-  description = "Image URI with an exact tag for the Lambda functions (docker/lambda.Dockerfile)."
-  type        = string
-  validation {
-    condition     = can(regex(":[A-Za-z0-9_.-]+$", var.lambda_image)) && !endswith(var.lambda_image, ":latest")
-    error_message = "Give the image an exact tag (not :latest)."
+    condition     = alltrue([for uri in values(var.images) : can(regex(":[A-Za-z0-9_.-]+$", uri)) && !endswith(uri, ":latest")])
+    error_message = "Give every image an exact tag (not :latest)."
   }
 }
 
