@@ -29,7 +29,6 @@ from . import runtime
 from .s3 import S3Store
 
 log = logging.getLogger(__name__)
-logging.getLogger().setLevel(logging.INFO)
 
 _UPLOAD_KEY = re.compile(r"^uploads/([a-z0-9]{12})/[^/]+$")
 URL_SECONDS = 3600
@@ -93,9 +92,7 @@ def _create(body: dict) -> tuple[int, dict]:
     scene = Scene(id=scene_id, title=title, input_kind="video", options=asdict(options),
                   input_key=f"{keys(scene_id)['uploads']}/{safe_filename(filename)}", message="waiting for the upload")
     runtime.catalog().put(scene)
-    post = _store().s3.generate_presigned_post(
-        runtime.env("ASSETS_BUCKET"), scene.input_key, ExpiresIn=URL_SECONDS,
-        Conditions=[["content-length-range", 1, _max_upload_bytes()]])
+    post = _store().presigned_post(scene.input_key, _max_upload_bytes(), URL_SECONDS)
     return 201, {"scene": scene.to_dict(), "upload": {"url": post["url"], "fields": post["fields"],
                                                       "maxBytes": _max_upload_bytes()}}
 

@@ -15,7 +15,6 @@ from . import runtime
 from .failures import describe_failure
 
 log = logging.getLogger(__name__)
-logging.getLogger().setLevel(logging.INFO)
 
 
 class StageFailed(Exception):

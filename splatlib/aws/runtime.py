@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from typing import Iterator
 from ..pipeline import Pipeline
 from .dynamodb import DynamoDBCatalog
 from .s3 import S3Store, workdir_from_env
+
+logging.getLogger().setLevel(logging.INFO)  # Lambda's root handler drops INFO otherwise
 
 
 def env(name: str) -> str:

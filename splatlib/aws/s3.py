@@ -109,6 +109,11 @@ class S3Store:
         for key in keys:
             self._synced.pop(key, None)
 
+    def presigned_post(self, key: str, max_bytes: int, expires: int = 3600) -> dict:
+        """A time-limited browser upload (url + form fields) of one object of 1 to `max_bytes` bytes."""
+        return self.s3.generate_presigned_post(self.bucket, check_key(key), ExpiresIn=expires,
+                                               Conditions=[["content-length-range", 1, max_bytes]])
+
     def presigned_url(self, key: str, expires: int = 3600) -> str:
         """A time-limited GET URL for one object."""
         return self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": check_key(key)},

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .blur import separable_blur
 
 
-def _gaussian_taps(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    x = torch.arange(size, dtype=torch.float32) - size // 2
-    g = torch.exp(-x * x / (2 * sigma * sigma))
+def _gaussian_taps(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    x = np.arange(size, dtype=np.float32) - size // 2
+    g = np.exp(-x * x / (2 * sigma * sigma))
     return g / g.sum()
 
 
 _TAPS = _gaussian_taps()
 
 
-_TAPS_NP = _TAPS.numpy()
-
-
 def _blur(x: torch.Tensor) -> torch.Tensor:
     """Separable 11×11 Gaussian filter (σ = 1.5, zero padding) of every channel of [1, C, H, W]
     (no gradient: SSIM's backward is written out below)."""
-    return torch.from_numpy(separable_blur(x.detach()[0].float().numpy(), _TAPS_NP))[None]
+    return torch.from_numpy(separable_blur(x.detach()[0].float().numpy(), _TAPS))[None]
 
 
 _C1, _C2 = 0.01 ** 2, 0.03 ** 2
