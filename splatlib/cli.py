@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .errors import SplatError
+from .gs.device import DEVICES, select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from .pipeline import STAGES, Pipeline, PipelineOptions, keys
 
@@ -97,9 +98,10 @@ def print_summary(s: dict) -> None:
 
 
 def _pipeline_options(args) -> PipelineOptions:
+    select_device(args.device)  # a GPU asked for where there is none: say so now, not after SfM
     return PipelineOptions(fps=args.fps, max_frames=args.max_frames, iterations=args.iterations,
                            max_gaussians=args.max_gaussians, image_size=args.image_size,
-                           sfm_max_size=args.sfm_size, matching=args.matching)
+                           sfm_max_size=args.sfm_size, matching=args.matching, device=args.device)
 
 
 def _finish(scene: Scene, store: LocalStore, as_json: bool) -> int:
@@ -216,12 +218,13 @@ def cmd_serve(args) -> int:
 def cmd_bench(args) -> int:
     from .gs.bench import time_train_step
 
-    result = time_train_step(args.gaussians, args.width, args.height, steps=args.steps)
+    result = time_train_step(args.gaussians, args.width, args.height, steps=args.steps,
+                             device=select_device(args.device))
     if args.json:
         print(json.dumps(result))
     else:
         print(f"train step: {result['ms_per_step']:.1f} ms median over {args.steps} steps "
-              f"({args.gaussians:,} Gaussians, {args.width}×{args.height}, {result['threads']} threads, "
+              f"({args.gaussians:,} Gaussians, {args.width}×{args.height}, {result['backend']}, "
               f"peak RSS {result['peak_rss_mb']:.0f} MB)")
     return 0
 
@@ -252,6 +255,12 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"most Gaussians; the budget is 3000 per training view within this cap (default {d.max_gaussians})")
     p.add_argument("--image-size", type=int, default=d.image_size,
                    help=f"long side of training images (default {d.image_size})")
+    _add_device(p)
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="training back end: cuda (gsplat) when a GPU and gsplat are there, else cpu (default auto)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -303,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--height", type=int, default=256)
     p.add_argument("--steps", type=int, default=10)
+    _add_device(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

@@ -13,6 +13,10 @@ class InputError(SplatError):
     """The input (video, photos, file) cannot be used."""
 
 
+class ConfigError(SplatError):
+    """A setting cannot be honoured on this machine (a GPU asked for where there is none)."""
+
+
 class ReconstructionError(SplatError):
     """Structure from motion could not place enough frames."""
 

@@ -46,6 +46,7 @@ class PipelineOptions:
     max_gaussians: int = 100_000
     image_size: int = 512
     sh_degree: int = 3
+    device: str = "auto"  # training back end: auto | cpu | cuda (gsplat)
 
     @classmethod
     def from_dict(cls, d: dict) -> "PipelineOptions":
@@ -289,7 +290,8 @@ class Pipeline:
             shutil.rmtree(stale)
         report = train_gaussians(self.store.local_dir(k["sfm"]), out,
                                  TrainOptions(iterations=options.iterations, max_gaussians=options.max_gaussians,
-                                              image_size=options.image_size, sh_degree=options.sh_degree),
+                                              image_size=options.image_size, sh_degree=options.sh_degree,
+                                              device=options.device),
                                  progress)
         self.store.save_dir(k["outputs"])
         ply_key = f"{k['outputs']}/{ply_path(Path(), options.iterations).as_posix()}"

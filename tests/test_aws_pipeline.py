@@ -21,7 +21,6 @@ import splatlib.pipeline as pipeline_module
 from splatlib.aws import api
 from splatlib.aws import batch as batch_entry
 from splatlib.aws import handlers
-from splatlib.library import Status
 from splatlib.pipeline import STAGES
 
 from .aws_env import (BUCKET, REGION, TABLE, batch_hook, boto_to_sfn_response, deploy, lambda_hook,
@@ -159,6 +158,7 @@ def test_batch_entrypoint_exit_codes(aws, monkeypatch):
 def test_api_routes_and_errors(aws, tmp_path):
     assert call("POST /scenes", {"filename": "notes.txt"})[0] == 400
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"bogus": 1}})[0] == 400
+    assert call("POST /scenes", {"filename": "a.mp4", "options": {"device": "tpu"}})[0] == 400
     assert call("GET /scenes/{id}", id="../../etc")[0] == 400
     assert call("GET /scenes/{id}", id="abcdefabcdef")[0] == 404
     status, created = call("POST /scenes", {"filename": "../../my clip.MOV", "title": "Clip"})

@@ -29,6 +29,15 @@ def test_missing_input_is_a_usage_error_before_any_scene(tmp_path, capsys):
     assert json.loads(out) == []
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_a_gpu_asked_for_on_a_cpu_machine_is_a_usage_error_before_any_scene(tmp_path, capsys, orbit_video):
+    code = main(["run", str(orbit_video), "--device", "cuda", "--library", str(tmp_path / "lib")])
+    assert code == 2
+    assert "torch sees no CUDA GPU" in capsys.readouterr().err
+    code, out = run_cli(capsys, "scenes", "list", "--library", str(tmp_path / "lib"), "--json")
+    assert json.loads(out) == []
+
+
 def test_run_until_sfm_then_retry_json(tmp_path, capsys, orbit_video):
     lib = str(tmp_path / "lib")
     code, out = run_cli(capsys, "run", str(orbit_video), "--library", lib, "--until", "sfm", "--json", *FAST_ARGS)

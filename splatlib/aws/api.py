@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 import boto3
 
 from ..errors import InputError, SceneNotFound, SplatError
+from ..gs.device import DEVICES
 from ..library import Scene, Status, new_scene_id, validate_scene_id
 from ..media import VIDEO_SUFFIXES
 from ..pipeline import PipelineOptions, keys, safe_filename
@@ -87,6 +88,8 @@ def _create(body: dict) -> tuple[int, dict]:
         options = PipelineOptions(**(body.get("options") or {}))
     except TypeError as exc:
         raise HttpError(400, f"bad options: {exc}") from None
+    if options.device not in DEVICES:
+        raise HttpError(400, f"bad options: device must be one of {', '.join(DEVICES)}")
     scene_id = new_scene_id()
     title = str(body.get("title") or PurePosixPath(filename).stem)[:200]
     scene = Scene(id=scene_id, title=title, input_kind="video", options=asdict(options),

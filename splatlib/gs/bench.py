@@ -12,7 +12,9 @@ import torch
 
 from .metrics import photometric_loss
 from .optim import GaussianAdam
-from .rasterize import project, rasterize
+from .device import describe
+from .rasterize import project
+from .render import render
 from .sh import sh_to_color
 
 Rasterizer = Callable[..., torch.Tensor]
@@ -40,26 +42,40 @@ def random_scene(n: int, width: int, height: int, seed: int = 0) -> tuple[dict, 
 
 
 def time_train_step(n: int, width: int, height: int, steps: int = 10, warmup: int = 3,
-                    rasterizer: Rasterizer | None = None) -> dict:
-    """Median milliseconds of projection + rasterization + loss + backward + Adam step."""
+                    rasterizer: Rasterizer | None = None, device: torch.device = torch.device("cpu")) -> dict:
+    """Median milliseconds of projection + rasterization + loss + backward + Adam step.
+
+    `rasterizer` replaces the compositing of the CPU back end (for baselines); `device` "cuda"
+    times the gsplat back end.
+    """
     params, viewmat, K = random_scene(n, width, height)
-    target = torch.rand(height, width, 3, generator=torch.Generator().manual_seed(1))
+    params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+    viewmat, K = viewmat.to(device), K.to(device)
+    target = torch.rand(height, width, 3, generator=torch.Generator().manual_seed(1)).to(device)
     optim = GaussianAdam(params, {"means": 1e-4, "scales": 5e-3, "quats": 1e-3, "opacities": 5e-2,
                                   "sh0": 2.5e-3, "shN": 1.25e-4})
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     times = []
     for i in range(warmup + steps):
+        sync()
         t0 = time.perf_counter()
         p = optim.params
-        proj = project(p["means"], p["quats"], torch.exp(p["scales"]), viewmat, K, width, height)
-        colors = sh_to_color(torch.cat([p["sh0"], p["shN"]], 1), torch.nn.functional.normalize(p["means"].detach(), dim=-1), 3)
         if rasterizer is None:
-            img, _ = rasterize(proj, colors, torch.sigmoid(p["opacities"]), width, height)
+            img, _ = render(p, viewmat, K, width, height, 3)
         else:
+            proj = project(p["means"], p["quats"], torch.exp(p["scales"]), viewmat, K, width, height)
+            dirs = torch.nn.functional.normalize(p["means"].detach(), dim=-1)  # the camera sits at the origin
+            colors = sh_to_color(torch.cat([p["sh0"], p["shN"]], 1), dirs, 3)
             img = rasterizer(proj, colors, torch.sigmoid(p["opacities"]), width, height)
         photometric_loss(img, target).backward()
         optim.step()
+        sync()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"gaussians": n, "width": width, "height": height, "ms_per_step": round(1000 * statistics.median(times), 2),
-            "steps": steps, "peak_rss_mb": round(peak_mb, 1), "threads": torch.get_num_threads()}
+    result = {"gaussians": n, "width": width, "height": height, "ms_per_step": round(1000 * statistics.median(times), 2),
+              "steps": steps, "peak_rss_mb": round(peak_mb, 1), "threads": torch.get_num_threads(),
+              "backend": "torch baseline" if rasterizer is not None else describe(device)}
+    if device.type == "cuda":
+        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return result

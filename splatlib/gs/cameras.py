@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,11 @@ class Camera:
     @property
     def centre(self) -> torch.Tensor:
         return -self.viewmat[:3, :3].T @ self.viewmat[:3, 3]
+
+    def to(self, device: torch.device) -> "Camera":
+        """A copy whose tensors live on `device`."""
+        image = None if self.image is None else self.image.to(device)
+        return replace(self, viewmat=self.viewmat.to(device), K=self.K.to(device), image=image)
 
 
 def load_colmap(sfm_dir: Path, max_size: int, load_images: bool = True

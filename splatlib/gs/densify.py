@@ -49,14 +49,15 @@ class Densifier:
 
     def observe(self, proj: Projected, width: int, height: int, n: int) -> None:
         """Record the screen-space gradient of visible Gaussians (call after backward)."""
+        device = proj.radii.device
         if self.grad_sum is None or len(self.grad_sum) != n:
-            self.grad_sum = torch.zeros(n)
-            self.count = torch.zeros(n)
+            self.grad_sum = torch.zeros(n, device=device)
+            self.count = torch.zeros(n, device=device)
         grad = proj.means2d.grad
         if grad is None:
             return
         visible = proj.radii > 0
-        g = grad.clone()
+        g = grad.reshape(-1, 2).clone()  # gsplat's means2d is [1, N, 2]
         g[:, 0] *= width / 2
         g[:, 1] *= height / 2
         self.grad_sum[visible] += g[visible].norm(dim=1)
@@ -78,13 +79,14 @@ class Densifier:
         cfg = self.cfg
         params = {k: v.detach() for k, v in optim.params.items()}
         n = len(params["means"])
-        avg = self.grad_sum / self.count.clamp_min(1) if self.grad_sum is not None else torch.zeros(n)
+        device = params["means"].device
+        avg = self.grad_sum / self.count.clamp_min(1) if self.grad_sum is not None else torch.zeros(n, device=device)
         max_scale = params["scales"].exp().max(dim=1).values
         candidates = avg > cfg.grad_threshold
         room = max(0, cfg.max_gaussians - n)
         if int(candidates.sum()) > room:
             top = torch.topk(torch.where(candidates, avg, torch.full_like(avg, -1.0)), room).indices
-            candidates = torch.zeros(n, dtype=torch.bool)
+            candidates = torch.zeros(n, dtype=torch.bool, device=device)
             candidates[top] = True
         small = max_scale <= cfg.grow_scale * self.extent
         clone = candidates & small
@@ -94,7 +96,7 @@ class Densifier:
         sidx = torch.nonzero(split).squeeze(1)
         scale = params["scales"][sidx].exp()
         rot = quat_to_rotmat(params["quats"][sidx])
-        offsets = (rot @ (torch.randn(2, len(sidx), 3) * scale)[..., None]).squeeze(-1)
+        offsets = (rot @ (torch.randn(2, len(sidx), 3, device=device) * scale)[..., None]).squeeze(-1)
         new_split = {k: v[sidx].repeat(2, *([1] * (v.dim() - 1))) for k, v in params.items()}
         new_split["means"] = (params["means"][sidx][None] + offsets).reshape(-1, 3)
         new_split["scales"] = torch.log(scale / 1.6).repeat(2, 1)

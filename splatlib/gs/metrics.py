@@ -19,7 +19,12 @@ _TAPS = _gaussian_taps()
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
     """Separable 11×11 Gaussian filter (σ = 1.5, zero padding) of every channel of [1, C, H, W]
-    (no gradient: SSIM's backward is written out below)."""
+    (no gradient: SSIM's backward is written out below). numba on a CPU, two convolutions on a GPU."""
+    if x.is_cuda:
+        c, pad = x.shape[1], len(_TAPS) // 2
+        taps = torch.from_numpy(_TAPS).to(x.device)
+        rows = torch.nn.functional.conv2d(x.detach(), taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, pad), groups=c)
+        return torch.nn.functional.conv2d(rows, taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(pad, 0), groups=c)
     return torch.from_numpy(separable_blur(x.detach()[0].float().numpy(), _TAPS))[None]
 
 

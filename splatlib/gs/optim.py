@@ -42,8 +42,9 @@ class GaussianAdam:
         """
         for k, value in new_values.items():
             pad = (added,) + tuple(value.shape[1:])
-            self.m[k] = torch.cat([self.m[k][keep], torch.zeros(pad)])
-            self.v[k] = torch.cat([self.v[k][keep], torch.zeros(pad)])
+            zeros = torch.zeros(pad, device=value.device)
+            self.m[k] = torch.cat([self.m[k][keep], zeros])
+            self.v[k] = torch.cat([self.v[k][keep], zeros])
             self.params[k] = value.contiguous().requires_grad_()
 
     @torch.no_grad()

@@ -15,7 +15,7 @@ from .cameras import Camera, scene_extent
 from .densify import Densifier, DensifyConfig
 from .metrics import photometric_loss, psnr, ssim
 from .optim import GaussianAdam
-from .rasterize import render
+from .render import render
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ class TrainResult:
 
 
 def render_camera(params: dict[str, torch.Tensor], cam: Camera, sh_degree: int) -> torch.Tensor:
-    """Render one camera's view, [H, W, 3]."""
+    """Render one camera's view, [H, W, 3], on the parameters' device."""
+    cam = cam.to(params["means"].device)
     img, _ = render(params, cam.viewmat, cam.K, cam.width, cam.height, sh_degree)
     return img
 
@@ -70,7 +71,7 @@ def _load_checkpoint(path: Path | None, key: dict) -> dict | None:
     if path is None or not path.exists():
         return None
     try:
-        state = torch.load(path, weights_only=False)
+        state = torch.load(path, weights_only=False, map_location="cpu")  # resumable on another device
     except Exception as exc:  # a damaged file only costs the progress it held
         log.warning("ignoring unreadable checkpoint %s: %s", path, exc)
         return None
@@ -90,6 +91,8 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    device = params["means"].device
+    train_cams, test_cams = [c.to(device) for c in train_cams], [c.to(device) for c in test_cams]
     extent = scene_extent(train_cams + test_cams)
     lrs = dict(config.lrs)
     lrs["means"] = config.lrs["means"] * extent
@@ -102,12 +105,17 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     curve: list[dict] = []
     recent: list[float] = []
     if state is not None:
-        params = {k: v.clone().requires_grad_() for k, v in state["params"].items()}
+        params = {k: v.to(device).requires_grad_() for k, v in state["params"].items()}
         optim = GaussianAdam(params, lrs)
-        optim.m, optim.v, optim.step_count = state["m"], state["v"], state["adam_steps"]
-        densifier.grad_sum, densifier.count = state["grad_sum"], state["count"]
+        optim.m = {k: v.to(device) for k, v in state["m"].items()}
+        optim.v = {k: v.to(device) for k, v in state["v"].items()}
+        optim.step_count = state["adam_steps"]
+        if state["grad_sum"] is not None:
+            densifier.grad_sum, densifier.count = state["grad_sum"].to(device), state["count"].to(device)
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         order, curve, recent = state["order"], state["curve"], state["recent"]
         first_step, elapsed = state["step"] + 1, state["elapsed"]
         log.info("resuming training at step %d from %s", first_step, checkpoint)
@@ -142,6 +150,7 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
                 "key": key, "step": step, "params": {k: v.detach() for k, v in optim.params.items()},
                 "m": optim.m, "v": optim.v, "adam_steps": optim.step_count, "grad_sum": densifier.grad_sum,
                 "count": densifier.count, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "order": order, "curve": curve, "recent": recent, "elapsed": time.perf_counter() - t_start})
             last_save = time.perf_counter()
     seconds = time.perf_counter() - t_start

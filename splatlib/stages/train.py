@@ -18,6 +18,7 @@ from PIL import Image
 from ..errors import ReconstructionError
 from ..formats.ply import write_ply
 from ..gs.cameras import load_colmap, split_holdout
+from ..gs.device import describe, select_device
 from ..gs.model import init_from_points, to_gaussians
 from ..gs.trainer import TrainConfig, render_camera, sh_degree_at, train
 from . import Progress, no_progress
@@ -37,6 +38,7 @@ class TrainOptions:
     sh_degree: int = 3
     holdout_every: int = 8
     seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda (gsplat)
 
 
 GAUSSIANS_PER_VIEW = 3000
@@ -60,6 +62,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     """Train on the model in `sfm_dir`, write the results into `out_dir`, return the metrics."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    device = select_device(options.device)
     progress(0.0, "loading images")
     cams, xyz, rgb = load_colmap(sfm_dir, options.image_size)
     if len(xyz) < 10:
@@ -67,6 +70,8 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     train_cams, test_cams = split_holdout(cams, options.holdout_every)
     budget = gaussian_budget(options.max_gaussians, len(train_cams))
     params = init_from_points(xyz, rgb, budget, options.sh_degree, options.seed)
+    params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+    log.info("training on %s", describe(device))
     config = TrainConfig(iterations=options.iterations, max_gaussians=budget,
                          sh_degree=options.sh_degree, seed=options.seed,
                          eval_every=max(50, options.iterations // 10))
@@ -93,6 +98,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
         "train_psnr": result.train_psnr,
         "psnr_curve": result.curve,
         "train_seconds": round(result.seconds, 2),
+        "device": describe(device),
         "ply": str(ply.relative_to(out_dir)),
     }
     (out_dir / TRAIN_REPORT).write_text(json.dumps(report, indent=1))
@@ -116,6 +122,6 @@ def _write_cameras(path: Path, cams, test_names: set[str]) -> None:
 
 @torch.no_grad()
 def _save_side_by_side(path: Path, params, cam, sh_degree: int) -> None:
-    img = render_camera(params, cam, sh_degree).clamp(0, 1)
+    img = render_camera(params, cam, sh_degree).clamp(0, 1).cpu()
     both = torch.cat([cam.image, img], dim=1).numpy()
     Image.fromarray((both * 255 + 0.5).astype(np.uint8)).save(path, quality=92)

@@ -1,0 +1,32 @@
+"""Rendering with gsplat's CUDA kernels: the GPU back end of the trainer.
+
+Imported only when the parameters live on a CUDA device (see `render.py`): importing gsplat
+compiles its kernels on first use.
+"""
+
+from __future__ import annotations
+
+import torch
+from gsplat import rasterization
+
+from .rasterize import EPS2D, Projected
+
+NEAR = 0.01
+
+
+def render(params: dict[str, torch.Tensor], viewmat: torch.Tensor, K: torch.Tensor, width: int,
+           height: int, sh_degree: int, background: torch.Tensor | None = None) -> tuple[torch.Tensor, Projected]:
+    """Render raw model parameters from one camera with gsplat; same conventions as the CPU path.
+
+    The returned `Projected.means2d` is gsplat's [1, N, 2] screen-space tensor, so that its
+    gradient (for densification) can be retained.
+    """
+    coeffs = torch.cat([params["sh0"], params["shN"]], 1)
+    img, _, meta = rasterization(
+        params["means"], params["quats"], torch.exp(params["scales"]), torch.sigmoid(params["opacities"]),
+        coeffs, viewmat[None], K[None], width, height, near_plane=NEAR, eps2d=EPS2D, sh_degree=sh_degree,
+        packed=False, backgrounds=None if background is None else background[None])
+    radii = meta["radii"][0]
+    if radii.dim() == 2:  # gsplat ≥ 1.5 gives x and y radii; a Gaussian is drawn only if both are > 0
+        radii = torch.where((radii > 0).all(-1), radii.amax(-1), 0)
+    return img[0], Projected(meta["means2d"], meta["conics"][0], meta["depths"][0], radii)
