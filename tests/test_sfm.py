@@ -21,7 +21,8 @@ def orbit_frames(orbit_video, tmp_path_factory):
 def test_report_has_the_quality_figures(orbit_frames, tmp_path):
     report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(max_image_size=480))
     assert report["matching"] == "sequential" and report["fallback"] is None
-    assert report["registered_frames"] >= 0.9 * report["total_frames"] == 0.9 * 18
+    assert report["features"] == "SIFT at frame resolution"
+    assert report["registered_frames"] >= 0.98 * report["total_frames"] == 0.98 * 18
     assert report["points3D"] > 100 and 0 < report["mean_reprojection_error"] < 2
     assert report["mean_track_length"] > 2
     assert {"features", "matching", "mapping", "undistort"} <= set(report["seconds"])
@@ -30,30 +31,49 @@ def test_report_has_the_quality_figures(orbit_frames, tmp_path):
     assert model.num_reg_images() == report["registered_frames"]
 
 
-def test_fallback_runs_when_too_few_frames_are_placed(orbit_frames, tmp_path, monkeypatch):
-    """The default mapping places 3 of 18 frames (as when COLMAP loses track on a real video); the
-    fallbacks then run on the same matches, place them all, and the report says which did."""
+def sabotage(monkeypatch, failing: set) -> list:
+    """Make the trials labelled in `failing` place only 3 frames (as when COLMAP loses track on a real
+    video); returns the list of trial labels run."""
     real_map = sfm._Colmap.map
     calls = []
 
-    def default_places_three(self, trial, out):
+    def places_three(self, trial, out):
         calls.append(trial.label)
         models = real_map(self, trial, out)
-        if trial.label is None:
+        if trial.label in failing:
             best = sfm._largest(models)
             for frame_id in sorted(best.reg_frame_ids())[3:]:
                 best.deregister_frame(frame_id)
         return models
-    monkeypatch.setattr(sfm._Colmap, "map", default_places_three)
+    monkeypatch.setattr(sfm._Colmap, "map", places_three)
+    return calls
+
+
+def test_finer_features_when_the_coarse_ones_fall_short(orbit_frames, tmp_path, monkeypatch):
+    calls = sabotage(monkeypatch, {None})
     report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(max_image_size=480))
-    assert calls == [None, "relaxed mapper thresholds"]  # no EXIF focal length: that trial is skipped
-    assert report["fallback"] == "relaxed mapper thresholds"
+    assert calls == [None, "finer features, default mapper"]
+    assert report["fallback"] == "finer features, default mapper"
+    assert report["features"] == "SIFT from the 2x upsampled frame" and report["registered_frames"] >= 16
+
+
+def test_relaxed_mapping_reuses_the_fine_matches(orbit_frames, tmp_path, monkeypatch):
+    calls = sabotage(monkeypatch, {None, "finer features, default mapper"})
+    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(max_image_size=480))
+    # no EXIF focal length in video frames: the trial that ignores it is skipped
+    assert calls == [None, "finer features, default mapper", "finer features, relaxed mapper thresholds"]
+    assert report["fallback"] == "finer features, relaxed mapper thresholds"
     assert report["matching"] == "sequential" and report["registered_frames"] >= 16
     assert set(report["seconds"]) == {"features", "matching", "mapping", "undistort"}
 
 
 def test_fallback_order():
-    labels = [t.label for t in sfm._trials("exhaustive")]
-    assert labels[0] is None and labels[1] == "relaxed mapper thresholds"
-    assert [t.matching for t in sfm._trials("exhaustive")] == ["exhaustive"] * 3 + ["sequential"]
-    assert [t.focal_prior for t in sfm._trials("sequential")] == [True, True, False, False]
+    trials = sfm._trials("exhaustive")
+    assert [t.octave for t in trials] == [0, -1, -1, -1, -1]
+    assert trials[0].label is None and trials[0].enough == 0.98
+    assert trials[2].label == "finer features, relaxed mapper thresholds" and trials[2].relaxed
+    assert [t.matching for t in trials] == ["exhaustive"] * 4 + ["sequential"]
+    assert [t.focal_prior for t in sfm._trials("sequential")] == [True, True, True, False, False]
+    fixed = sfm._trials("sequential", octave=-1)
+    assert [t.octave for t in fixed] == [-1] * 4 and fixed[0].label is None
+    assert fixed[1].label == "relaxed mapper thresholds"
