@@ -31,6 +31,12 @@ def test_report_has_the_quality_figures(orbit_frames, tmp_path):
     assert model.num_reg_images() == report["registered_frames"]
 
 
+def test_photos_start_with_the_fine_features(orbit_frames, tmp_path):
+    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "photos", sfm.SfmOptions(max_image_size=480))
+    assert report["features"] == "SIFT from the 2x upsampled frame" and report["fallback"] is None
+    assert report["matching"] == "exhaustive" and report["registered_frames"] >= 16
+
+
 def sabotage(monkeypatch, failing: set) -> list:
     """Make the trials labelled in `failing` place only 3 frames (as when COLMAP loses track on a real
     video); returns the list of trial labels run."""
