@@ -15,6 +15,7 @@ from .errors import SplatError
 from .gs.device import DEVICES, select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from .pipeline import STAGES, Pipeline, PipelineOptions, keys
+from .stages.sfm import FEATURES
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -101,7 +102,8 @@ def _pipeline_options(args) -> PipelineOptions:
     select_device(args.device)  # a GPU asked for where there is none: say so now, not after SfM
     return PipelineOptions(fps=args.fps, max_frames=args.max_frames, iterations=args.iterations,
                            max_gaussians=args.max_gaussians, image_size=args.image_size,
-                           sfm_max_size=args.sfm_size, matching=args.matching, device=args.device)
+                           sfm_max_size=args.sfm_size, matching=args.matching, sfm_features=args.sfm_features,
+                           device=args.device)
 
 
 def _finish(scene: Scene, store: LocalStore, as_json: bool) -> int:
@@ -250,6 +252,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"long side of frames for structure from motion (default {d.sfm_max_size})")
     p.add_argument("--matching", choices=["auto", "sequential", "exhaustive"], default=d.matching,
                    help="COLMAP matching (default: sequential for video, exhaustive for small photo sets)")
+    p.add_argument("--sfm-features", choices=list(FEATURES), default=d.sfm_features,
+                   help="SIFT features: fine (COLMAP's default, more 3D points to start training from) or coarse "
+                        "(3x faster); auto: video coarse first, then fine if frames are left unplaced; photos fine")
     p.add_argument("--iterations", type=int, default=d.iterations, help=f"training steps (default {d.iterations})")
     p.add_argument("--max-gaussians", type=int, default=d.max_gaussians,
                    help=f"most Gaussians; the budget is 3000 per training view within this cap (default {d.max_gaussians})")

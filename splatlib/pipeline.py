@@ -22,7 +22,7 @@ from .library import BlobStore, Catalog, Scene, Status, new_scene_id
 from .media import IMAGE_SUFFIXES
 from .stages.export import export_scene
 from .stages.frames import FrameOptions, extract_frames, input_kind
-from .stages.sfm import SfmOptions, run_sfm
+from .stages.sfm import FEATURES, SfmOptions, run_sfm
 from .stages.train import TrainOptions, ply_path, train_gaussians
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class PipelineOptions:
     max_frames: int = 300
     sfm_max_size: int = 1600
     matching: str = "auto"
+    sfm_features: str = "auto"  # auto (video: coarse first) | fine | coarse; see stages.sfm.FEATURES
     iterations: int = 2000
     max_gaussians: int = 100_000
     image_size: int = 512
@@ -275,7 +276,8 @@ class Pipeline:
         k = keys(scene.id)
         sfm_dir = self.store.local_dir(k["sfm"])
         report = run_sfm(self.store.local_dir(k["frames"]), sfm_dir, scene.input_kind,
-                         SfmOptions(matching=options.matching, max_image_size=options.sfm_max_size), progress)
+                         SfmOptions(matching=options.matching, max_image_size=options.sfm_max_size,
+                                    first_octave=FEATURES[options.sfm_features]), progress)
         self.store.save_dir(k["sfm"])
         return {"metrics": {"total_frames": report["total_frames"],
                             "registered_frames": report["registered_frames"],

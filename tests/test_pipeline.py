@@ -1,5 +1,8 @@
 """The runner end to end: a generated video through every stage, failures, retries."""
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,6 +10,7 @@ from PIL import Image
 from splatlib.formats.ply import read_ply
 from splatlib.library import Status
 from splatlib.pipeline import STAGES
+from splatlib.stages.sfm import REPORT
 from tests.conftest import FAST
 
 import splatlib.pipeline as pipeline_module
@@ -98,6 +102,15 @@ def test_until_stops_and_retry_continues(pipeline, orbit_video):
     scene = pipeline.run(pipeline.create_scene(orbit_video, options=FAST).id, until="frames")
     assert scene.status == Status.STOPPED and scene.stages_done == ["frames"]
     assert pipeline.catalog.get(scene.id).message == "stopped after frames"
+
+
+@pytest.mark.parametrize("choice, features", [("auto", "SIFT at frame resolution"),
+                                              ("fine", "SIFT from the 2x upsampled frame")])
+def test_sfm_features_option_reaches_colmap(pipeline, orbit_video, choice, features):
+    options = replace(FAST, sfm_features=choice)
+    scene = pipeline.run(pipeline.create_scene(orbit_video, options=options).id, until="sfm")
+    report = json.loads(pipeline.store.path(f"sfm/{scene.id}/{REPORT}").read_text())
+    assert scene.status == Status.STOPPED and report["features"] == features
 
 
 def test_delete_removes_files(pipeline, orbit_video):

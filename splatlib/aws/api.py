@@ -26,6 +26,7 @@ from ..gs.device import DEVICES
 from ..library import Scene, Status, new_scene_id, validate_scene_id
 from ..media import VIDEO_SUFFIXES
 from ..pipeline import PipelineOptions, keys, safe_filename
+from ..stages.sfm import FEATURES
 from . import runtime
 from .s3 import S3Store
 
@@ -90,6 +91,8 @@ def _create(body: dict) -> tuple[int, dict]:
         raise HttpError(400, f"bad options: {exc}") from None
     if options.device not in DEVICES:
         raise HttpError(400, f"bad options: device must be one of {', '.join(DEVICES)}")
+    if options.sfm_features not in FEATURES:
+        raise HttpError(400, f"bad options: sfm_features must be one of {', '.join(FEATURES)}")
     scene_id = new_scene_id()
     title = str(body.get("title") or PurePosixPath(filename).stem)[:200]
     scene = Scene(id=scene_id, title=title, input_kind="video", options=asdict(options),
