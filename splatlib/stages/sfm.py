@@ -178,7 +178,7 @@ class _Colmap:
     def _extract(self, octave: int) -> Path:
         if octave not in self._features:
             t0 = time.perf_counter()
-            self.progress(0.02, "extracting features" if octave == COARSE else "extracting finer features")
+            self.progress(0.02, "extracting finer features" if self._features else "extracting features")
             db = self._features[octave] = self.workdir / f"features{octave}.db"
             extraction = pycolmap.FeatureExtractionOptions()
             extraction.max_image_size = self.options.max_image_size
