@@ -66,7 +66,7 @@ def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, t
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   s3_use_path_style           = true
-  max_retries                 = 1
+  max_retries                 = 3 # the local server can drop a kept-alive connection mid-apply
   endpoints {{
 {endpoints}
   }}
