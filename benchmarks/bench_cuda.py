@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from splatlib.gs.bench import random_scene, time_train_step  # noqa: E402
+from splatlib.gs.model import on_device  # noqa: E402
 from splatlib.gs.render import render  # noqa: E402
 
 SIZES = [(10_000, 256, 256), (50_000, 256, 256), (200_000, 256, 256),
@@ -42,7 +43,7 @@ def agreement(n: int = 10_000, width: int = 256, height: int = 256) -> dict:
     weights = torch.rand(height, width, 3, generator=torch.Generator().manual_seed(5))
     out = {}
     for device in ("cpu", "cuda"):
-        p = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+        p = on_device(params, device)
         img, proj = render(p, viewmat.to(device), K.to(device), width, height, 0)
         proj.means2d.retain_grad()
         (img * weights.to(device)).sum().backward()

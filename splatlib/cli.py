@@ -15,7 +15,7 @@ from .errors import SplatError
 from .gs.device import DEVICES, select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from .pipeline import STAGES, Pipeline, PipelineOptions, keys
-from .stages.sfm import FEATURES
+from .stages.sfm import FEATURES, MATCHINGS
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -250,7 +250,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, default=d.max_frames, help=f"cap on frames (default {d.max_frames})")
     p.add_argument("--sfm-size", type=int, default=d.sfm_max_size,
                    help=f"long side of frames for structure from motion (default {d.sfm_max_size})")
-    p.add_argument("--matching", choices=["auto", "sequential", "exhaustive"], default=d.matching,
+    p.add_argument("--matching", choices=MATCHINGS, default=d.matching,
                    help="COLMAP matching (default: sequential for video, exhaustive for small photo sets)")
     p.add_argument("--sfm-features", choices=list(FEATURES), default=d.sfm_features,
                    help="SIFT features: fine (COLMAP's default, more 3D points to start training from) or coarse "

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import InputError, SceneBusy, SplatError
+from .gs.device import DEVICES
 from .library import BlobStore, Catalog, Scene, Status, new_scene_id
 from .media import IMAGE_SUFFIXES
 from .stages.export import export_scene
 from .stages.frames import FrameOptions, extract_frames, input_kind
-from .stages.sfm import FEATURES, SfmOptions, run_sfm
+from .stages.sfm import FEATURES, MATCHINGS, SfmOptions, run_sfm
 from .stages.train import TrainOptions, ply_path, train_gaussians
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ class PipelineOptions:
     image_size: int = 512
     sh_degree: int = 3
     device: str = "auto"  # training back end: auto | cpu | cuda (gsplat)
+
+    def __post_init__(self) -> None:
+        """Reject a choice no stage knows, whether it came from the CLI, the web app or the API."""
+        for name, allowed in (("matching", MATCHINGS), ("sfm_features", FEATURES), ("device", DEVICES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "PipelineOptions":

@@ -160,6 +160,7 @@ def test_api_routes_and_errors(aws, tmp_path):
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"bogus": 1}})[0] == 400
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"device": "tpu"}})[0] == 400
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"sfm_features": "orb"}})[0] == 400
+    assert call("POST /scenes", {"filename": "a.mp4", "options": {"matching": "vocab_tree"}})[0] == 400
     assert call("GET /scenes/{id}", id="../../etc")[0] == 400
     assert call("GET /scenes/{id}", id="abcdefabcdef")[0] == 404
     status, created = call("POST /scenes", {"filename": "../../my clip.MOV", "title": "Clip"})

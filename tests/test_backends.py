@@ -17,7 +17,7 @@ from splatlib.errors import ConfigError
 from splatlib.gs import device as device_module
 from splatlib.gs.cameras import Camera
 from splatlib.gs.device import select_device
-from splatlib.gs.model import init_from_points
+from splatlib.gs.model import init_from_points, on_device
 from splatlib.gs.render import render
 from splatlib.gs.trainer import TrainConfig, train
 
@@ -77,7 +77,7 @@ def random_params(n: int, seed: int, sh_degree: int) -> dict[str, torch.Tensor]:
 
 
 def image_and_grads(params: dict[str, torch.Tensor], device: str, sh_degree: int, weights: torch.Tensor):
-    p = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+    p = on_device(params, device)
     w, h = 61, 47  # not a multiple of either tile size
     viewmat = torch.eye(4)
     viewmat[2, 3] = 2.0
@@ -154,7 +154,7 @@ def test_training_reconstructs_a_generated_scene(device):
     """The same loop on either back end fits the training views and generalises to held-out ones."""
     cams, xyz, rgb = generated_scene()
     test_cams, train_cams = cams[::8], [c for i, c in enumerate(cams) if i % 8]
-    params = {k: v.detach().to(device).requires_grad_() for k, v in init_from_points(xyz, rgb, 4000, 1).items()}
+    params = on_device(init_from_points(xyz, rgb, 4000, 1), device)
     result = train(params, train_cams, test_cams, TrainConfig(iterations=400, max_gaussians=4000, sh_degree=1))
     assert result.params["means"].device.type == device
     assert result.psnr > 24.0, f"held-out PSNR {result.psnr:.2f} dB on {device}"

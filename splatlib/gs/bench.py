@@ -10,9 +10,10 @@ from typing import Callable
 
 import torch
 
-from .metrics import photometric_loss
-from .optim import GaussianAdam
 from .device import describe
+from .metrics import photometric_loss
+from .model import on_device
+from .optim import GaussianAdam
 from .rasterize import project
 from .render import render
 from .sh import sh_to_color
@@ -49,7 +50,7 @@ def time_train_step(n: int, width: int, height: int, steps: int = 10, warmup: in
     times the gsplat back end.
     """
     params, viewmat, K = random_scene(n, width, height)
-    params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+    params = on_device(params, device)
     viewmat, K = viewmat.to(device), K.to(device)
     target = torch.rand(height, width, 3, generator=torch.Generator().manual_seed(1)).to(device)
     optim = GaussianAdam(params, {"means": 1e-4, "scales": 5e-3, "quats": 1e-3, "opacities": 5e-2,

@@ -44,6 +44,11 @@ def init_from_points(xyz: np.ndarray, rgb: np.ndarray, max_gaussians: int, sh_de
     return {k: v.contiguous().requires_grad_() for k, v in params.items()}
 
 
+def on_device(params: dict[str, torch.Tensor], device: torch.device | str) -> dict[str, torch.Tensor]:
+    """Copies of `params` on `device` as fresh leaf tensors that require gradients."""
+    return {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
+
+
 def to_gaussians(params: dict[str, torch.Tensor]) -> Gaussians:
     """Detached numpy copy of the parameters in file-format form."""
     p = {k: v.detach().cpu().float().numpy() for k, v in params.items()}

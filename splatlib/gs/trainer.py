@@ -14,6 +14,7 @@ import torch
 from .cameras import Camera, scene_extent
 from .densify import Densifier, DensifyConfig
 from .metrics import photometric_loss, psnr, ssim
+from .model import on_device
 from .optim import GaussianAdam
 from .render import render
 
@@ -105,7 +106,7 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     curve: list[dict] = []
     recent: list[float] = []
     if state is not None:
-        params = {k: v.to(device).requires_grad_() for k, v in state["params"].items()}
+        params = on_device(state["params"], device)
         optim = GaussianAdam(params, lrs)
         optim.m = {k: v.to(device) for k, v in state["m"].items()}
         optim.v = {k: v.to(device) for k, v in state["v"].items()}

@@ -26,9 +26,12 @@ log = logging.getLogger(__name__)
 REPORT = "report.json"
 
 
+MATCHINGS = ("auto", "sequential", "exhaustive")
+
+
 @dataclass(frozen=True)
 class SfmOptions:
-    matching: str = "auto"  # auto | sequential | exhaustive
+    matching: str = "auto"  # one of MATCHINGS
     max_image_size: int = 1600
     max_features: int = 8192
     first_octave: int | None = None  # SIFT's first octave, 0 or -1; None: video 0 then -1, photos -1 (`_trials`)

@@ -19,7 +19,7 @@ from ..errors import ReconstructionError
 from ..formats.ply import write_ply
 from ..gs.cameras import load_colmap, split_holdout
 from ..gs.device import describe, select_device
-from ..gs.model import init_from_points, to_gaussians
+from ..gs.model import init_from_points, on_device, to_gaussians
 from ..gs.trainer import TrainConfig, render_camera, sh_degree_at, train
 from . import Progress, no_progress
 
@@ -69,9 +69,9 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
         raise ReconstructionError(f"the sparse model has only {len(xyz)} 3D points; too few to start training")
     train_cams, test_cams = split_holdout(cams, options.holdout_every)
     budget = gaussian_budget(options.max_gaussians, len(train_cams))
-    params = init_from_points(xyz, rgb, budget, options.sh_degree, options.seed)
-    params = {k: v.detach().to(device).requires_grad_() for k, v in params.items()}
-    log.info("training on %s", describe(device))
+    params = on_device(init_from_points(xyz, rgb, budget, options.sh_degree, options.seed), device)
+    backend = describe(device)
+    log.info("training on %s", backend)
     config = TrainConfig(iterations=options.iterations, max_gaussians=budget,
                          sh_degree=options.sh_degree, seed=options.seed,
                          eval_every=max(50, options.iterations // 10))
@@ -98,7 +98,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
         "train_psnr": result.train_psnr,
         "psnr_curve": result.curve,
         "train_seconds": round(result.seconds, 2),
-        "device": describe(device),
+        "device": backend,
         "ply": str(ply.relative_to(out_dir)),
     }
     (out_dir / TRAIN_REPORT).write_text(json.dumps(report, indent=1))
