@@ -140,6 +140,17 @@ def test_spz_v3_round_trip(tmp_path, degree):
     assert_within_spz_quantization(back, g, max_rot_deg=0.5)
 
 
+def test_spz_positions_beyond_2048_keep_fewer_fractional_bits(tmp_path):
+    """Far outliers (as two-view SfM points can leave) cost precision, not the file."""
+    from splatlib.formats.spz import fractional_bits, read_spz, write_spz
+    g = spz_friendly(200, 1)
+    g.means[0] = [5000.0, -3.0, 7.5]
+    assert fractional_bits(g.means) == 10 and fractional_bits(g.means[1:]) == 12
+    write_spz(tmp_path / "far.spz", g)
+    back = read_spz(tmp_path / "far.spz")
+    assert np.abs(back.means - g.means).max() <= 0.5 / 1024 + 2.5e-4  # half a step, plus float32 at 5000
+
+
 def test_spz_v2_round_trip(tmp_path):
     from splatlib.formats.spz import read_spz, write_spz
     g = spz_friendly(500, 2)
@@ -169,8 +180,11 @@ def test_spz_errors(tmp_path):
     with pytest.raises(FormatError, match="truncated"):
         read_spz(tmp_path / "cut.spz")
     g = spz_friendly(3, 0)
-    g.means[0, 0] = 5000.0
+    g.means[0, 0] = 1e7  # beyond 24-bit fixed point even with no fractional bits
     with pytest.raises(FormatError, match="range"):
+        encode_spz(g)
+    g.means[0, 0] = np.inf
+    with pytest.raises(FormatError, match="not finite"):
         encode_spz(g)
 
 

@@ -35,6 +35,14 @@ def test_splat_transform_reads_our_spz(tmp_path):
     assert_within_spz_quantization(read_ply(tmp_path / "theirs.ply"), g, max_rot_deg=0.5)
 
 
+def test_splat_transform_honours_fewer_fractional_bits(tmp_path):
+    g = spz_friendly(200, 0)
+    g.means[0] = [5000.0, -3.0, 7.5]  # beyond ±2048: written with 10 fractional bits
+    write_spz(tmp_path / "far.spz", g)
+    splat_transform(str(tmp_path / "far.spz"), str(tmp_path / "theirs.ply"))
+    assert np.abs(read_ply(tmp_path / "theirs.ply").means - g.means).max() <= 0.5 / 1024 + 2.5e-4
+
+
 def test_we_read_splat_transform_spz(tmp_path):
     g = spz_friendly(800, 3)
     write_ply(tmp_path / "in.ply", g)

@@ -23,7 +23,7 @@ from .gaussians import Gaussians
 
 MAGIC = 0x5053474E
 HEADER = struct.Struct("<IIIBBBB")
-FRACTIONAL_BITS = 12
+FRACTIONAL_BITS = 12  # 1/4096 precision within ±2048, fewer when positions reach further
 COLOR_SCALE = 0.15
 # sign of each SH coefficient (bands 1-3) under the 180° rotation about x that maps RDF to RUB
 _SH_FLIP = np.array([-1, -1, 1, -1, 1, 1, -1, 1, -1, 1, -1, -1, 1, -1, 1], np.float32)
@@ -63,14 +63,27 @@ def _unpack_quats_v3(raw: np.ndarray) -> np.ndarray:
     return q
 
 
+def fractional_bits(means: np.ndarray) -> int:
+    """Fractional bits of the 24-bit fixed-point positions: FRACTIONAL_BITS unless a position lies
+    beyond ±2048 (far SfM points do), then as many as still fit; the header records the choice."""
+    reach = float(np.abs(means).max(initial=0.0))
+    if not np.isfinite(reach):
+        raise FormatError("positions are not finite; .spz cannot store them")
+    frac = FRACTIONAL_BITS
+    while frac > 0 and np.rint(reach * (1 << frac)) >= 1 << 23:
+        frac -= 1
+    if np.rint(reach * (1 << frac)) >= 1 << 23:
+        raise FormatError(f"positions reach {reach:.0f}, beyond the ±8388608 range of .spz coordinates")
+    return frac
+
+
 def encode_spz(g: Gaussians, version: int = 3) -> bytes:
     """Encode Gaussians as `.spz` bytes (gzip-compressed)."""
     if version not in (2, 3):
         raise ValueError("spz version must be 2 or 3")
     n = len(g)
-    fixed = np.rint(g.means * _POS_FLIP * (1 << FRACTIONAL_BITS)).astype(np.int64)
-    if np.abs(fixed).max(initial=0) >= 1 << 23:
-        raise FormatError("positions exceed the ±2048 range of .spz fixed-point coordinates")
+    frac = fractional_bits(g.means)
+    fixed = np.rint(g.means * _POS_FLIP * (1 << frac)).astype(np.int64)
     positions = (fixed.astype("<i4").view(np.uint8).reshape(n, 3, 4)[:, :, :3]).reshape(-1)
     alphas = _u8(255.0 / (1.0 + np.exp(-g.opacities.astype(np.float64))))
     colors = _u8(g.sh0.astype(np.float64) * (COLOR_SCALE * 255) + 0.5 * 255)
@@ -92,7 +105,7 @@ def encode_spz(g: Gaussians, version: int = 3) -> bytes:
         bucket = np.where(np.arange(bands) < 3, 8, 16)[None, :, None]  # 5 bits band 1, 4 bits after
         q = (q + bucket // 2) // bucket * bucket
         sh = np.clip(q, 0, 255).astype(np.uint8).reshape(n, bands * 3)
-    header = HEADER.pack(MAGIC, version, n, g.sh_degree, FRACTIONAL_BITS, 0, 0)
+    header = HEADER.pack(MAGIC, version, n, g.sh_degree, frac, 0, 0)
     body = b"".join(a.tobytes() for a in (positions, alphas, colors, scales, rotations, sh))
     return gzip.compress(header + body, compresslevel=6, mtime=0)
 
