@@ -254,7 +254,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="COLMAP matching (default: sequential for video, exhaustive for small photo sets)")
     p.add_argument("--sfm-features", choices=list(FEATURES), default=d.sfm_features,
                    help="SIFT features: fine (COLMAP's default, more 3D points to start training from) or coarse "
-                        "(3x faster); auto: video coarse first, then fine if frames are left unplaced; photos fine")
+                        "(3x faster to extract, a sparser start that costs held-out quality); auto: fine")
     p.add_argument("--iterations", type=int, default=d.iterations, help=f"training steps (default {d.iterations})")
     p.add_argument("--max-gaussians", type=int, default=d.max_gaussians,
                    help=f"most Gaussians; the budget is 3000 per training view within this cap (default {d.max_gaussians})")

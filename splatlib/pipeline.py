@@ -43,7 +43,7 @@ class PipelineOptions:
     max_frames: int = 300
     sfm_max_size: int = 1600
     matching: str = "auto"
-    sfm_features: str = "auto"  # auto (video: coarse first) | fine | coarse; see stages.sfm.FEATURES
+    sfm_features: str = "auto"  # auto (= fine) | fine | coarse; see stages.sfm.FEATURES
     iterations: int = 2000
     max_gaussians: int = 100_000
     image_size: int = 512

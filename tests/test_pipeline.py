@@ -104,8 +104,8 @@ def test_until_stops_and_retry_continues(pipeline, orbit_video):
     assert pipeline.catalog.get(scene.id).message == "stopped after frames"
 
 
-@pytest.mark.parametrize("choice, features", [("auto", "SIFT at frame resolution"),
-                                              ("fine", "SIFT from the 2x upsampled frame")])
+@pytest.mark.parametrize("choice, features", [("auto", "SIFT from the 2x upsampled frame"),
+                                              ("coarse", "SIFT at frame resolution")])
 def test_sfm_features_option_reaches_colmap(pipeline, orbit_video, choice, features):
     options = replace(FAST, sfm_features=choice)
     scene = pipeline.run(pipeline.create_scene(orbit_video, options=options).id, until="sfm")
