@@ -11,11 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import SplatError
+from .errors import InputError, SplatError
 from .gs.device import DEVICES, select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from .pipeline import STAGES, Pipeline, PipelineOptions, keys
+from .pipeline import STAGES, Pipeline, PipelineOptions, keys, seconds_left
 from .stages.sfm import FEATURES, MATCHINGS
+from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -37,6 +38,7 @@ class ProgressBars:
         self.enabled = enabled
         self.stage: str | None = None
         self.bar = None
+        self.started = 0.0
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
         if not self.enabled:
@@ -48,8 +50,11 @@ class ProgressBars:
             self.stage = stage
             self.bar = tqdm(total=1000, desc=f"{stage:<8}", file=sys.stderr, leave=True,
                             bar_format="{desc} {bar} {percentage:3.0f}% {elapsed} {postfix}")
+            self.started = time.perf_counter()
         self.bar.n = int(fraction * 1000)
-        self.bar.set_postfix_str(message[:60], refresh=True)
+        left = seconds_left(time.perf_counter() - self.started, fraction) if fraction < 1 else None
+        eta = f" · {int(left // 60)}:{int(left % 60):02d} left" if left is not None else ""
+        self.bar.set_postfix_str(message[:60] + eta, refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -100,10 +105,13 @@ def print_summary(s: dict) -> None:
 
 def _pipeline_options(args) -> PipelineOptions:
     select_device(args.device)  # a GPU asked for where there is none: say so now, not after SfM
-    return PipelineOptions(fps=args.fps, max_frames=args.max_frames, iterations=args.iterations,
-                           max_gaussians=args.max_gaussians, image_size=args.image_size,
-                           sfm_max_size=args.sfm_size, matching=args.matching, sfm_features=args.sfm_features,
-                           device=args.device)
+    try:
+        return PipelineOptions(fps=args.fps, max_frames=args.max_frames, iterations=args.iterations,
+                               max_gaussians=args.max_gaussians, image_size=args.image_size,
+                               sfm_max_size=args.sfm_size, matching=args.matching, sfm_features=args.sfm_features,
+                               device=args.device, minutes=args.minutes)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _finish(scene: Scene, store: LocalStore, as_json: bool) -> int:
@@ -148,7 +156,7 @@ def cmd_demo(args) -> int:
         video = Path(tmp) / "demo-orbit.mp4"
         if not args.json:
             print("Rendering a synthetic orbit video of a textured scene…", file=sys.stderr)
-        make_orbit_video(video, seconds=args.seconds, fps=10)
+        make_orbit_video(video, seconds=args.seconds, fps=DEMO_VIDEO["fps"])
         args.input = str(video)
         args.title = args.title or "Demo orbit"
         return cmd_run(args)
@@ -260,6 +268,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"most Gaussians; the budget is 3000 per training view within this cap (default {d.max_gaussians})")
     p.add_argument("--image-size", type=int, default=d.image_size,
                    help=f"long side of training images (default {d.image_size})")
+    p.add_argument("--minutes", type=float, default=d.minutes,
+                   help="time budget for the whole scene: training steps (and, if they would be too few, the "
+                        "image size) are planned from a measured step to finish in about this time (default: none)")
     _add_device(p)
 
 
@@ -288,8 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="render a synthetic orbit video and run it through the pipeline")
     _add_run_options(p)
-    p.add_argument("--seconds", type=float, default=10.0, help="length of the synthetic video")
-    p.set_defaults(func=cmd_demo, iterations=600, image_size=320, max_gaussians=40_000)
+    p.add_argument("--seconds", type=float, default=DEMO_VIDEO["seconds"], help="length of the synthetic video")
+    p.set_defaults(func=cmd_demo, **DEMO_OPTIONS)
 
     p = sub.add_parser("scenes", help="list, show, retry or delete scenes")
     p.add_argument("action", choices=["list", "show", "retry", "delete"])

@@ -24,7 +24,7 @@ from .media import IMAGE_SUFFIXES
 from .stages.export import export_scene
 from .stages.frames import FrameOptions, extract_frames, input_kind
 from .stages.sfm import FEATURES, MATCHINGS, SfmOptions, run_sfm
-from .stages.train import TrainOptions, ply_path, train_gaussians
+from .stages.train import TrainOptions, train_gaussians
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +49,31 @@ class PipelineOptions:
     image_size: int = 512
     sh_degree: int = 3
     device: str = "auto"  # training back end: auto | cpu | cuda (gsplat)
+    minutes: float | None = None  # time budget for the whole scene; training is planned to fit
 
     def __post_init__(self) -> None:
         """Reject a choice no stage knows, whether it came from the CLI, the web app or the API."""
         for name, allowed in (("matching", MATCHINGS), ("sfm_features", FEATURES), ("device", DEVICES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.minutes is not None and not MIN_MINUTES <= self.minutes <= MAX_MINUTES:
+            raise ValueError(f"minutes must be between {MIN_MINUTES:g} and {MAX_MINUTES:g}, not {self.minutes!r}")
+
+    def train_seconds(self, spent: float) -> float | None:
+        """Seconds the train stage may take under the time budget, after `spent` seconds of earlier
+        stages (None without a budget); the convert stage's few seconds are kept back."""
+        if self.minutes is None:
+            return None
+        return self.minutes * 60 - spent - CONVERT_RESERVE_S
 
     @classmethod
     def from_dict(cls, d: dict) -> "PipelineOptions":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+MIN_MINUTES, MAX_MINUTES = 0.5, 24 * 60
+CONVERT_RESERVE_S = 5.0
 
 
 def keys(scene_id: str) -> dict[str, str]:
@@ -72,6 +86,13 @@ def safe_filename(name: str) -> str:
     """A harmless file name derived from user text: letters, digits, '-', '_', '.'; no leading dot."""
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip("._")[:100]
     return base or "upload"
+
+
+def seconds_left(elapsed: float, fraction: float) -> float | None:
+    """Estimated seconds left of a stage from its pace so far; None until it is under way."""
+    if fraction < 0.02 or elapsed < 2.0:
+        return None
+    return elapsed * (1.0 - fraction) / fraction
 
 
 def worker_id() -> str:
@@ -233,15 +254,17 @@ class Pipeline:
         scene = self.catalog.update(scene.id, stage=stage, progress=0.0, message="starting")
         self._notify(stage, 0.0, "starting")
         last_write = [0.0]
+        started = time.perf_counter()
 
         def progress(fraction: float, message: str) -> None:
             self._notify(stage, fraction, message)
             now = time.monotonic()
             if now - last_write[0] > 0.5 or fraction >= 1.0:
                 last_write[0] = now
-                self.catalog.update(scene.id, progress=round(float(fraction), 4), message=message)
+                eta = seconds_left(time.perf_counter() - started, fraction)
+                self.catalog.update(scene.id, progress=round(float(fraction), 4), message=message,
+                                    eta_seconds=None if eta is None else round(eta))
 
-        started = time.perf_counter()
         try:
             updates = getattr(self, f"_stage_{stage}")(scene, options, progress)
         except KeyboardInterrupt:
@@ -256,7 +279,7 @@ class Pipeline:
         metrics.update(updates.pop("metrics", {}))
         metrics.setdefault("seconds", {})[stage] = round(time.perf_counter() - started, 2)
         scene = self.catalog.update(scene.id, stages_done=scene.stages_done + [stage], progress=1.0,
-                                    message="done", metrics=metrics, **updates)
+                                    message="done", eta_seconds=None, metrics=metrics, **updates)
         self._notify(stage, 1.0, "done")
         return scene
 
@@ -297,13 +320,14 @@ class Pipeline:
         stale = out / "point_cloud"
         if stale.exists():
             shutil.rmtree(stale)
+        spent = sum(scene.metrics.get("seconds", {}).values())
         report = train_gaussians(self.store.local_dir(k["sfm"]), out,
                                  TrainOptions(iterations=options.iterations, max_gaussians=options.max_gaussians,
                                               image_size=options.image_size, sh_degree=options.sh_degree,
-                                              device=options.device),
+                                              device=options.device, seconds=options.train_seconds(spent)),
                                  progress)
         self.store.save_dir(k["outputs"])
-        ply_key = f"{k['outputs']}/{ply_path(Path(), options.iterations).as_posix()}"
+        ply_key = f"{k['outputs']}/{report['ply']}"
         return {"ply_key": ply_key,
                 "metrics": {"psnr": report["psnr"], "ssim": report["ssim"],
                             "num_gaussians": report["num_gaussians"], "train_psnr": report["train_psnr"]}}

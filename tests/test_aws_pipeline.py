@@ -161,6 +161,7 @@ def test_api_routes_and_errors(aws, tmp_path):
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"device": "tpu"}})[0] == 400
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"sfm_features": "orb"}})[0] == 400
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"matching": "vocab_tree"}})[0] == 400
+    assert call("POST /scenes", {"filename": "a.mp4", "options": {"minutes": 0.01}})[0] == 400
     assert call("GET /scenes/{id}", id="../../etc")[0] == 400
     assert call("GET /scenes/{id}", id="abcdefabcdef")[0] == 404
     status, created = call("POST /scenes", {"filename": "../../my clip.MOV", "title": "Clip"})
@@ -182,3 +183,8 @@ def test_api_routes_and_errors(aws, tmp_path):
     status, deleted = call("DELETE /scenes/{id}", id=scene["id"])
     assert status == 200 and "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"uploads/{scene['id']}")
     assert call("GET /scenes/{id}", id=scene["id"])[0] == 404
+
+
+def test_api_takes_a_time_budget(aws):
+    status, created = call("POST /scenes", {"filename": "a.mp4", "options": {"minutes": 5}})
+    assert status == 201 and created["scene"]["options"]["minutes"] == 5

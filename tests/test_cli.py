@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,20 @@ def test_bench_train_step_json(capsys):
 def test_scene_id_required(tmp_path, capsys):
     assert main(["scenes", "show", "--library", str(tmp_path)]) == 2
     assert "scene id is required" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_minutes_budget_end_to_end(tmp_path, capsys, orbit_video):
+    code, out = run_cli(capsys, "run", str(orbit_video), "--library", str(tmp_path / "lib"), "--json",
+                        "--minutes", "0.75", "--fps", "3", "--sfm-size", "480", "--image-size", "160",
+                        "--max-gaussians", "4000", "-q")
+    s = json.loads(out)
+    assert code == 0 and s["status"] == "completed", s["error"]
+    assert sum(s["metrics"]["seconds"].values()) < 0.75 * 60 * 1.15  # about the budget, not the 2000 steps
+    train = json.loads((Path(s["ply"]).parents[2] / "train.json").read_text())
+    assert train["planned"]["seconds"] < 45 and train["iterations"] > 100 and s["metrics"]["psnr"] > 14
+
+
+def test_bad_minutes_is_a_usage_error_before_any_scene(tmp_path, capsys, orbit_video):
+    assert main(["run", str(orbit_video), "--minutes", "0", "--library", str(tmp_path / "lib")]) == 2
+    assert "minutes must be between" in capsys.readouterr().err

@@ -5,7 +5,7 @@ import torch
 from splatlib.gs.cameras import load_colmap, split_holdout
 from splatlib.gs.model import init_from_points
 from splatlib.gs.trainer import TrainConfig, train
-from splatlib.stages.train import gaussian_budget
+from splatlib.stages.train import MIN_PLANNED_STEPS, TrainOptions, gaussian_budget, train_gaussians
 
 
 class Interrupt(Exception):
@@ -53,3 +53,24 @@ def test_gaussian_budget_grows_with_the_views_within_the_cap():
     assert gaussian_budget(100_000, 3) == 20_000  # never below the floor
     assert gaussian_budget(100_000, 150) == 100_000  # a long video: the cap
     assert gaussian_budget(4_000, 150) == 4_000  # a user's smaller cap wins
+
+
+def test_seconds_limit_ends_training_early(completed_scene):
+    scene, catalog, store = completed_scene
+    cams, xyz, rgb = load_colmap(store.path(f"sfm/{scene.id}"), 64)
+    train_cams, test_cams = split_holdout(cams, 8)
+    result = train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams,
+                   TrainConfig(iterations=100_000, sh_degree=0, seconds_limit=1.0))
+    assert 0 < result.steps < 100_000 and result.seconds < 5
+    assert result.curve[-1]["step"] == result.steps and result.psnr is not None
+
+
+def test_time_budget_plans_steps_and_shrinks_images_when_steps_would_be_few(completed_scene, tmp_path):
+    scene, catalog, store = completed_scene
+    sfm_dir = store.path(f"sfm/{scene.id}")
+    roomy = train_gaussians(sfm_dir, tmp_path / "a", TrainOptions(image_size=160, max_gaussians=3000, seconds=20))
+    assert roomy["planned"]["image_size"] == 160 and roomy["planned"]["iterations"] >= MIN_PLANNED_STEPS
+    assert roomy["iterations"] <= roomy["planned"]["iterations"] and roomy["train_seconds"] < 20
+    tight = train_gaussians(sfm_dir, tmp_path / "b", TrainOptions(image_size=320, max_gaussians=3000, seconds=1.5))
+    assert tight["planned"]["image_size"] < 320 and max(tight["image_size"]) == tight["planned"]["image_size"]
+    assert (tmp_path / "b" / tight["ply"]).exists()

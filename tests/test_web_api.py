@@ -161,3 +161,12 @@ def test_video_and_photos_together_rejected(client, orbit_video, tmp_path):
              ("file", (photo.name, open(photo, "rb"), "image/jpeg"))]
     r = client.post("/api/scenes", files=files)
     assert r.status_code == 422 and "not both" in r.json()["detail"]
+
+
+def test_upload_with_a_time_budget(client, orbit_video):
+    scene = upload(client, orbit_video, data={"minutes": "2.5"}).json()
+    assert scene["options"]["minutes"] == 2.5
+    for bad in ("0.1", "abc", "nan", "100000"):
+        r = upload(client, orbit_video, data={"minutes": bad})
+        assert r.status_code == 422 and "minutes" in r.json()["detail"], bad
+    assert len(client.get("/api/scenes").json()["scenes"]) == 1  # nothing created for a bad budget

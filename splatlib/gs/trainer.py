@@ -29,6 +29,7 @@ class TrainConfig:
     ssim_lambda: float = 0.2
     seed: int = 0
     eval_every: int = 0  # 0: evaluate held-out views only at the end
+    seconds_limit: float | None = None  # stop early, whatever step it is, once training has taken this long
     lrs: dict[str, float] = field(default_factory=lambda: {
         "means": 1.6e-4, "scales": 5e-3, "quats": 1e-3, "opacities": 5e-2, "sh0": 2.5e-3, "shN": 2.5e-3 / 20})
     means_lr_final: float = 1.6e-6
@@ -63,6 +64,7 @@ class TrainResult:
     train_psnr: float
     curve: list[dict]  # [{step, seconds, psnr}] held-out PSNR over time
     seconds: float
+    steps: int  # steps run: `iterations`, or fewer when `seconds_limit` ended training
 
 
 def render_camera(params: dict[str, torch.Tensor], cam: Camera, sh_degree: int) -> torch.Tensor:
@@ -119,7 +121,8 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     lrs = config.step_lrs(extent)
     densifier = Densifier(DensifyConfig.for_iterations(config.iterations, config.max_gaussians), extent)
     decay = (config.means_lr_final * extent / lrs["means"]) ** (1 / max(config.iterations, 1))  # to the paper's final rate
-    key = {"config": asdict(config), "views": [c.name for c in train_cams], "size": [train_cams[0].width, train_cams[0].height]}
+    settings = {k: v for k, v in asdict(config).items() if k != "seconds_limit"}  # a retry has less time left
+    key = {"config": settings, "views": [c.name for c in train_cams], "size": [train_cams[0].width, train_cams[0].height]}
     state = _load_checkpoint(checkpoint, key)
     first_step, elapsed = 1, 0.0
     order: list[int] = []
@@ -144,6 +147,7 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
         optim = GaussianAdam(params, lrs)
     t_start = time.perf_counter() - elapsed
     last_save = time.perf_counter()
+    step = first_step - 1
     for step in range(first_step, config.iterations + 1):
         if not order:
             order = list(rng.permutation(len(train_cams)))
@@ -174,16 +178,20 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "order": order, "curve": curve, "recent": recent, "elapsed": time.perf_counter() - t_start})
             last_save = time.perf_counter()
+        if config.seconds_limit is not None and time.perf_counter() - t_start > config.seconds_limit:
+            log.info("time limit of %.0f s reached at step %d of %d", config.seconds_limit, step, config.iterations)
+            break
     seconds = time.perf_counter() - t_start
-    final_degree = sh_degree_at(config, config.iterations)
+    final_degree = sh_degree_at(config, step)
     test_psnr = test_ssim = None
     if test_cams:
         test_psnr, test_ssim = evaluate(optim.params, test_cams, final_degree)
-        if not curve or curve[-1]["step"] != config.iterations:
-            curve.append({"step": config.iterations, "seconds": round(seconds, 2), "psnr": round(test_psnr, 3)})
-    log.info("trained %d steps in %.1f s: %d Gaussians, held-out PSNR %s", config.iterations, seconds,
+        if not curve or curve[-1]["step"] != step:
+            curve.append({"step": step, "seconds": round(seconds, 2), "psnr": round(test_psnr, 3)})
+    log.info("trained %d steps in %.1f s: %d Gaussians, held-out PSNR %s", step, seconds,
              len(optim.params["means"]), test_psnr)
-    return TrainResult(optim.params, test_psnr, test_ssim, float(np.mean(recent)), curve, seconds)
+    return TrainResult(optim.params, test_psnr, test_ssim, float(np.mean(recent)) if recent else 0.0, curve,
+                       seconds, step)
 
 
 def sh_degree_at(config: TrainConfig, step: int) -> int:

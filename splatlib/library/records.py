@@ -46,6 +46,7 @@ class Scene:
     stage: str | None = None  # current or last stage
     progress: float = 0.0  # of the current stage, 0..1
     message: str = ""  # short progress text of the current stage
+    eta_seconds: float | None = None  # estimated time left of the current stage, from its pace so far
     stages_done: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PIL import Image
 from ..errors import ReconstructionError
 from ..formats.ply import write_ply
 from ..gs.cameras import load_colmap, split_holdout
+from ..gs.bench import time_train_step
 from ..gs.device import describe, select_device
 from ..gs.model import init_from_points, on_device, to_gaussians
 from ..gs.trainer import TrainConfig, render_camera, sh_degree_at, train
@@ -39,6 +41,14 @@ class TrainOptions:
     holdout_every: int = 8
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda (gsplat)
+    seconds: float | None = None  # time budget: plan steps and image size to end in about this long
+
+
+MIN_PLANNED_STEPS = 300
+"""Under a time budget, fewer steps than this at the asked image size: train smaller images instead
+(a 320 px demo scene reaches 16 dB held-out at 180 steps and 22 dB at 600)."""
+MIN_IMAGE_SIZE = 192
+PLAN_OVERHEAD = 1.15  # held-out evaluations, densification and progress beside the timed steps
 
 
 GAUSSIANS_PER_VIEW = 3000
@@ -57,39 +67,76 @@ def ply_path(out_dir: Path, iterations: int) -> Path:
     return Path(out_dir) / "point_cloud" / f"iteration_{iterations}" / "point_cloud.ply"
 
 
+def plan_steps(seconds: float, width: int, height: int, gaussians: int, device) -> tuple[int, float]:
+    """Steps that fit in `seconds` at this image size, and the measured milliseconds per step.
+
+    A few steps of a random scene with 3/4 of the Gaussian budget are timed on this machine (as
+    `splatlib bench train-step`); the model grows towards the budget while it trains.
+    """
+    ms = time_train_step(max(1000, gaussians * 3 // 4), width, height, steps=3, warmup=1, device=device)["ms_per_step"]
+    return max(0, int(seconds * 1000 / (ms * PLAN_OVERHEAD))), ms
+
+
+def _load(sfm_dir: Path, options: TrainOptions, image_size: int):
+    cams, xyz, rgb = load_colmap(sfm_dir, image_size)
+    if len(xyz) < 10:
+        raise ReconstructionError(f"the sparse model has only {len(xyz)} 3D points; too few to start training")
+    train_cams, test_cams = split_holdout(cams, options.holdout_every)
+    return cams, xyz, rgb, train_cams, test_cams, gaussian_budget(options.max_gaussians, len(train_cams))
+
+
 def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainOptions(),
                     progress: Progress = no_progress) -> dict:
-    """Train on the model in `sfm_dir`, write the results into `out_dir`, return the metrics."""
+    """Train on the model in `sfm_dir`, write the results into `out_dir`, return the metrics.
+
+    With `options.seconds`, the steps (and, if they would be too few, the image size) are planned
+    to end in about that time, and training stops at the limit whatever step it reached.
+    """
+    started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = select_device(options.device)
     progress(0.0, "loading images")
-    cams, xyz, rgb = load_colmap(sfm_dir, options.image_size)
-    if len(xyz) < 10:
-        raise ReconstructionError(f"the sparse model has only {len(xyz)} 3D points; too few to start training")
-    train_cams, test_cams = split_holdout(cams, options.holdout_every)
-    budget = gaussian_budget(options.max_gaussians, len(train_cams))
+    image_size, iterations, plan = options.image_size, options.iterations, None
+    cams, xyz, rgb, train_cams, test_cams, budget = _load(sfm_dir, options, image_size)
+    if options.seconds is not None:
+        progress(0.0, "timing training steps on this machine")
+        while True:
+            left = options.seconds - (time.perf_counter() - started)
+            iterations, ms = plan_steps(left, cams[0].width, cams[0].height, budget, device)
+            smaller = max(MIN_IMAGE_SIZE, int(image_size * 0.75))
+            if iterations >= MIN_PLANNED_STEPS or smaller == image_size:
+                break
+            image_size = smaller
+            cams, xyz, rgb, train_cams, test_cams, budget = _load(sfm_dir, options, image_size)
+        iterations = min(30_000, max(iterations, 50))
+        plan = {"seconds": round(options.seconds, 1), "ms_per_step": ms, "iterations": iterations,
+                "image_size": image_size}
+        log.info("time budget %.0f s: %d steps at %d px (%.0f ms per step measured)", options.seconds,
+                 iterations, image_size, ms)
     params = on_device(init_from_points(xyz, rgb, budget, options.sh_degree, options.seed), device)
     backend = describe(device)
     log.info("training on %s", backend)
-    config = TrainConfig(iterations=options.iterations, max_gaussians=budget,
-                         sh_degree=options.sh_degree, seed=options.seed,
-                         eval_every=max(50, options.iterations // 10))
+    config = TrainConfig(iterations=iterations, max_gaussians=budget,
+                         sh_degree=options.sh_degree, seed=options.seed, eval_every=max(50, iterations // 10),
+                         seconds_limit=None if options.seconds is None
+                         else max(1.0, options.seconds - (time.perf_counter() - started)))
     checkpoint = out_dir / CHECKPOINT
     result = train(params, train_cams, test_cams, config, progress, checkpoint=checkpoint)
     gaussians = to_gaussians(result.params)
-    ply = ply_path(out_dir, options.iterations)
+    ply = ply_path(out_dir, result.steps)
     ply.parent.mkdir(parents=True, exist_ok=True)
     write_ply(ply, gaussians)
     _write_cameras(out_dir / CAMERAS, cams, {c.name for c in test_cams})
     if test_cams:
         _save_side_by_side(out_dir / "holdout.jpg", result.params, test_cams[len(test_cams) // 2],
-                           sh_degree_at(config, options.iterations))
+                           sh_degree_at(config, result.steps))
     report = {
-        "iterations": options.iterations,
+        "iterations": result.steps,
+        "planned": plan,
         "num_gaussians": len(gaussians),
         "gaussian_budget": budget,
-        "sh_degree": sh_degree_at(config, options.iterations),
+        "sh_degree": sh_degree_at(config, result.steps),
         "train_views": len(train_cams),
         "test_views": len(test_cams),
         "image_size": [cams[0].width, cams[0].height],

@@ -7,7 +7,7 @@ import logging
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -115,7 +115,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/scenes", status_code=201, dependencies=[Depends(require_token)])
     async def create_scene(request: Request) -> dict:
-        """Upload one video or several photos (multipart field `file`, optional `title`)."""
+        """Upload one video or several photos (multipart field `file`; optional `title`, and `minutes`: a
+        time budget the training is planned to fit)."""
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_upload_bytes:
             raise HTTPException(413, _too_large(settings.max_upload_bytes))
@@ -123,11 +124,17 @@ def create_app(settings: Settings) -> FastAPI:
         tmp_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
             try:
-                title, saved = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
+                title, minutes, saved = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
             except UploadTooLarge:
                 raise HTTPException(413, _too_large(settings.max_upload_bytes)) from None
+            options = settings.options or PipelineOptions()
+            if minutes is not None:
+                try:
+                    options = replace(options, minutes=float(minutes))
+                except ValueError as exc:
+                    raise HTTPException(422, f"minutes: {exc}") from None
             source = _check_upload(saved, Path(tmp))
-            scene = pipeline.create_scene(source, title or Path(saved[0].name).stem, settings.options)
+            scene = pipeline.create_scene(source, title or Path(saved[0].name).stem, options)
         workers.notify()
         return scene_json(scene)
 
@@ -189,8 +196,8 @@ def _too_large(limit: int) -> str:
     return f"upload too large: the limit is {limit / 1024 ** 2:.0f} MiB"
 
 
-async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str | None, list[Path]]:
-    """Stream the multipart body to files in `dest`, counting bytes; returns (title, saved files)."""
+async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str | None, str | None, list[Path]]:
+    """Stream the multipart body to files in `dest`, counting bytes; returns (title, minutes, saved files)."""
     received = 0
     receive = request.receive
 
@@ -206,6 +213,7 @@ async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str
     limited = Request(request.scope, counting_receive)
     form = await limited.form(max_files=2000, max_fields=10)
     title = form.get("title")
+    minutes = form.get("minutes")
     saved: list[Path] = []
     try:
         for upload in form.getlist("file"):
@@ -221,7 +229,8 @@ async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str
         await form.close()
     if not saved:
         raise HTTPException(422, "no file: send the video or photos in the multipart field 'file'")
-    return (str(title)[:200] if isinstance(title, str) and title.strip() else None), saved
+    return (str(title)[:200] if isinstance(title, str) and title.strip() else None,
+            minutes.strip() if isinstance(minutes, str) and minutes.strip() else None, saved)
 
 
 def _check_upload(saved: list[Path], tmp: Path) -> Path:

@@ -24,7 +24,14 @@ export function megabytes(bytes) {
 
 export function when(seconds) { return new Date(seconds * 1000).toLocaleString(); }
 
+export function timeLeft(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  return seconds < 90 ? ` · ${Math.max(1, Math.round(seconds))} s left` : ` · about ${Math.round(seconds / 60)} min left`;
+}
+
 export function statusText(scene) {
-  if (scene.status === "processing") return `${scene.stage || "starting"} ${Math.round(100 * scene.progress)}%`;
+  if (scene.status === "processing") {
+    return `${scene.stage || "starting"} ${Math.round(100 * scene.progress)}%${timeLeft(scene.etaSeconds)}`;
+  }
   return scene.status;
 }

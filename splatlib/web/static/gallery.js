@@ -41,6 +41,8 @@ function upload(files) {
   if (!files.length) return;
   const form = new FormData();
   for (const f of files) form.append("file", f);
+  const minutes = document.getElementById("minutes").value;
+  if (minutes) form.append("minutes", minutes);
   const drop = document.getElementById("drop");
   const bar = document.getElementById("upload-progress");
   const xhr = new XMLHttpRequest();

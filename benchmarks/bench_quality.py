@@ -1,0 +1,219 @@
+"""The quality ledger: the default `splatlib run` on fixed scenes, end to end, held-out quality and time.
+
+Per scene it prints wall time per stage, frames placed, Gaussians, held-out PSNR/SSIM at the
+training size and at up to 1024 px long side (what a full-screen viewer shows; never above the
+frames' own size), the held-out PSNR curve over time, and the change against the last committed
+results (`benchmarks/results/quality.json`). Held-out protocol: every 8th frame (0, 8, 16, …),
+the same for every variant.
+
+Scenes (fixed; the shared photo sets are skipped when ../shared/data is absent):
+- demo: `splatlib demo`'s synthetic orbit video with the demo's settings
+- fountain, fountain-video: fountain_p11's 11 photos, and the same encoded as a 2 fps video
+- lund, lund-video: lund's 29 photos, and the same as a video
+- sacre_coeur: 10 unordered Flickr photos from different cameras
+
+Variants compare options in the same run on the same machine:
+    --variant fine:sfm_features=fine --variant coarse:sfm_features=coarse
+`--baseline REF` adds the code of a git revision (a worktree of REF, same scenes, same options) as
+the variant `REF`, for before/after figures of a change. `--update` rewrites the results file with
+the first variant's figures and the machine they came from.
+
+Run alone on the machine (parallel CPU work slows the kernels): e.g.
+    .venv/bin/python benchmarks/bench_quality.py --scenes demo,fountain --baseline HEAD~1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
+SCENES = ("demo", "fountain", "fountain-video", "lund", "lund-video", "sacre_coeur")
+VIEWER_SIZE = 1024
+
+
+def cpu_model() -> str:
+    """The CPU named by lscpu, and whether it has AVX-512 (16 float lanes) or only AVX2 (8)."""
+    try:
+        info = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown CPU"
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    flags = fields.get("Flags", "")
+    lanes = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{fields.get('Model name', '?').strip()}, {os.cpu_count()} CPUs, {lanes}"
+
+
+def scene_input(name: str, tmp: Path) -> tuple[Path, dict]:
+    """The input file or folder of a ledger scene and the options it runs with beyond the defaults
+    (made once per scene, so every variant runs on the same bytes)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_sfm import DATA, encode
+
+    if name == "demo":
+        from splatlib.synthetic import DEMO_OPTIONS, DEMO_VIDEO, make_orbit_video
+        return make_orbit_video(tmp / "demo-orbit.mp4", **DEMO_VIDEO), dict(DEMO_OPTIONS)
+    if name in ("fountain", "fountain-video"):
+        photos = DATA / "fountain_p11" / "images"
+    elif name in ("lund", "lund-video"):
+        photos = DATA / "lund"
+    elif name == "sacre_coeur":
+        photos = DATA / "sacre_coeur"
+    else:
+        raise SystemExit(f"unknown scene {name!r}; choose from {', '.join(SCENES)}")
+    if not photos.exists():
+        raise FileNotFoundError(photos)
+    if name.endswith("-video"):
+        return encode(str(photos / "*.jpg"), tmp / f"{name}.mp4"), {}
+    return photos, {}
+
+
+def run_scene(name: str, source: Path, options: dict) -> dict:
+    """One pipeline run of a ledger scene's `source` in a fresh library; the figures of the ledger."""
+    import torch
+
+    from splatlib.formats.ply import read_ply
+    from splatlib.gs.cameras import load_colmap, split_holdout
+    from splatlib.gs.metrics import psnr, ssim
+    from splatlib.gs.model import from_gaussians
+    from splatlib.gs.render import render
+    from splatlib.library import LocalStore, SQLiteCatalog
+    from splatlib.pipeline import Pipeline, PipelineOptions
+
+    with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
+        tmp = Path(tmp)
+        store = LocalStore(tmp / "lib" / "store")
+        pipeline = Pipeline(SQLiteCatalog(tmp / "lib" / "catalog.sqlite"), store)
+        scene = pipeline.create_scene(source, name, PipelineOptions.from_dict(options))
+        t0 = time.perf_counter()
+        scene = pipeline.run(scene.id)
+        wall = time.perf_counter() - t0
+        m = scene.metrics
+        row = {"status": scene.status.value, "error": scene.error, "wall_s": round(wall, 1),
+               "seconds": m.get("seconds", {}), "frames": m.get("total_frames"),
+               "placed": m.get("registered_frames"), "gaussians": m.get("num_gaussians"),
+               "psnr": m.get("psnr"), "ssim": m.get("ssim")}
+        if scene.status.value != "completed":
+            return row
+        train = json.loads((store.path(f"outputs/{scene.id}") / "train.json").read_text())
+        row["curve"] = [[c["seconds"], c["psnr"]] for c in train.get("psnr_curve", [])]
+        cams, _, _ = load_colmap(store.path(f"sfm/{scene.id}"), VIEWER_SIZE)
+        _, held_out = split_holdout(cams, 8)
+        params = {k: v.detach() for k, v in from_gaussians(read_ply(store.path(scene.ply_key))).items()}
+        degree = train.get("sh_degree", 3)
+        ps, ss = [], []
+        with torch.no_grad():
+            for cam in held_out:
+                img, _ = render(params, cam.viewmat, cam.K, cam.width, cam.height, degree)
+                ps.append(psnr(img.clamp(0, 1), cam.image))
+                ss.append(float(ssim(img.clamp(0, 1), cam.image)))
+        if held_out:
+            row["viewer_size"] = [held_out[0].width, held_out[0].height]
+            row["psnr_viewer"] = sum(ps) / len(ps)
+            row["ssim_viewer"] = sum(ss) / len(ss)
+        return row
+
+
+def run_variant(name: str, source: Path, options: dict, code_root: Path) -> dict:
+    """Run `name` in a child process on the code under `code_root` (so a baseline uses its own code)."""
+    env = dict(os.environ, PYTHONPATH=str(code_root))
+    cmd = [sys.executable, __file__, "--one", name, "--source", str(source), "--options", json.dumps(options)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=code_root)
+    if out.returncode != 0:
+        return {"status": "error", "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "?"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fmt(row: dict) -> str:
+    if row.get("status") != "completed":
+        return f"{row.get('status')}: {row.get('error')}"
+    s = row["seconds"]
+    stages = " ".join(f"{k} {v:.0f}" for k, v in s.items())
+    viewer = (f" | {row['viewer_size'][0]}x{row['viewer_size'][1]}: {row['psnr_viewer']:.2f} dB "
+              f"SSIM {row['ssim_viewer']:.3f}") if "psnr_viewer" in row else ""
+    return (f"{row['wall_s']:6.1f} s ({stages}) | {row['placed']}/{row['frames']} placed | "
+            f"{row['gaussians']:,} G | held-out {row['psnr']:.2f} dB SSIM {row['ssim']:.3f}{viewer}")
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    label, _, assignments = text.partition(":")
+    options = {}
+    for item in filter(None, assignments.split(",")):
+        key, _, value = item.partition("=")
+        options[key] = json.loads(value) if value[:1].isdigit() or value in ("true", "false") else value
+    return label, options
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", default=",".join(SCENES), help="comma-separated subset of " + ", ".join(SCENES))
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE,…",
+                    help="options to run the scenes with (default: one variant, the defaults)")
+    ap.add_argument("--baseline", metavar="GIT_REF", help="also run the code of this revision, same scenes and options")
+    ap.add_argument("--update", action="store_true", help=f"write the first variant's figures to {RESULTS.name}")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--source", help=argparse.SUPPRESS)
+    ap.add_argument("--options", default="{}", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:  # child process: one scene, one JSON line
+        import pycolmap
+        pycolmap.logging.minloglevel = 2
+        print(json.dumps(run_scene(args.one, Path(args.source), json.loads(args.options))))
+        return
+
+    variants = [parse_variant(v) for v in args.variant] or [("default", {})]
+    runs = [(label, opts, ROOT) for label, opts in variants]
+    worktree = None
+    if args.baseline:
+        worktree = Path(tempfile.mkdtemp(prefix="ledger-baseline-"))
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.baseline],
+                       check=True, capture_output=True)
+        runs.append((args.baseline, variants[0][1], worktree))
+    committed = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"scenes": {}}
+    print(f"quality ledger, {time.strftime('%Y-%m-%d %H:%M')}, {cpu_model()}")
+    if committed.get("machine"):
+        print(f"committed results: {committed.get('date')} on {committed['machine']}")
+    results: dict[str, dict[str, dict]] = {}
+    inputs = Path(tempfile.mkdtemp(prefix="ledger-inputs-"))
+    try:
+        for scene in args.scenes.split(","):
+            try:
+                source, extra = scene_input(scene, inputs)
+            except FileNotFoundError as exc:
+                print(f"{scene}: skipped ({exc} is absent)")
+                continue
+            for label, opts, code in runs:
+                row = run_variant(scene, source, extra | opts, code)
+                results.setdefault(label, {})[scene] = row
+                before = committed["scenes"].get(scene)
+                delta = ""
+                if before and row.get("psnr") is not None and before.get("psnr") is not None:
+                    delta = (f" | vs committed: {row['psnr'] - before['psnr']:+.2f} dB, "
+                             f"{row['wall_s'] - before['wall_s']:+.0f} s")
+                print(f"{scene:<15} {label:<10} {fmt(row)}{delta}", flush=True)
+                if row.get("curve"):
+                    print(f"{'':<15} {'':<10} curve (s, dB): " + " ".join(f"{s:.0f}:{p:.1f}" for s, p in row["curve"]))
+    finally:
+        shutil.rmtree(inputs, ignore_errors=True)
+        if worktree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+    if args.update:
+        label = variants[0][0]
+        committed = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "options": variants[0][1],
+                     "scenes": committed.get("scenes", {}) | results.get(label, {})}
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(committed, indent=1) + "\n")
+        print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
