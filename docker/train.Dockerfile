@@ -5,9 +5,9 @@
 # built with CUDA 13 (its wheel requires the nvidia-*-cu13 packages).
 FROM nvidia/cuda:13.0.2-devel-ubuntu24.04
 
-# compute capabilities of the queue's instance types: g4dn T4 7.5, g5 A10G 8.6, g6 L4 8.9
+# compute capabilities of the queue's instance types (g4dn T4 7.5, g5 A10G 8.6, g6 L4 8.9), and PTX for newer GPUs (p4, p5)
 ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    NUMBA_CACHE_DIR=/tmp/numba CUDA_HOME=/usr/local/cuda TORCH_CUDA_ARCH_LIST="7.5;8.6;8.9" \
+    NUMBA_CACHE_DIR=/tmp/numba CUDA_HOME=/usr/local/cuda TORCH_CUDA_ARCH_LIST="7.5;8.6;8.9+PTX" \
     TORCH_EXTENSIONS_DIR=/opt/torch_extensions
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-dev build-essential \
     && rm -rf /var/lib/apt/lists/* && python3 -m venv /opt/venv && useradd --create-home splat

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
+
+from splatlib.gs.device import CUDA_MIN_DRIVER
 
 from .aws_env import ASL, render_asl
 
@@ -109,3 +112,22 @@ def test_asl_validator_accepts_the_template_and_rejects_a_broken_one(tmp_path):
     (tmp_path / "broken.json").write_text(json.dumps(broken))
     bad = subprocess.run([str(tool), "--json-path", str(tmp_path / "broken.json")], capture_output=True, text=True)
     assert bad.returncode != 0 and "Nowhere" in bad.stdout + bad.stderr
+
+
+AMI_NVIDIA_DRIVER = {"ECS_AL2_NVIDIA": 550, "ECS_AL2023_NVIDIA": 580}
+"""NVIDIA driver series of the ECS-optimised GPU AMIs that Batch can use (AWS's AMI release notes)."""
+
+
+def test_gpu_hosts_driver_runs_the_training_images_cuda():
+    batch = (INFRA / "modules" / "pipeline" / "batch.tf").read_text()
+    image_type = re.search(r'^\s*gpu\s*=\s*\{[^}\n]*image_type\s*=\s*"(\w+)"', batch, re.M).group(1)
+    base = (ROOT / "docker" / "train.Dockerfile").read_text()
+    cuda_major = int(re.search(r"^FROM nvidia/cuda:(\d+)\.", base, re.M).group(1))
+    assert AMI_NVIDIA_DRIVER[image_type] >= CUDA_MIN_DRIVER[cuda_major], (
+        f"{image_type} ships driver {AMI_NVIDIA_DRIVER[image_type]}, CUDA {cuda_major} needs {CUDA_MIN_DRIVER[cuda_major]}")
+    assert AMI_NVIDIA_DRIVER["ECS_AL2_NVIDIA"] < CUDA_MIN_DRIVER[13]  # the check can fail: the old AMI would
+
+
+def test_training_image_builds_kernels_for_newer_gpus_too():
+    arch = re.search(r'TORCH_CUDA_ARCH_LIST="([^"]+)"', (ROOT / "docker" / "train.Dockerfile").read_text()).group(1)
+    assert arch.endswith("+PTX"), arch

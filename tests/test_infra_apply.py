@@ -5,20 +5,31 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from splatlib.aws.batch import JOB_STAGES
-from splatlib.aws.dynamodb import STATUS_INDEX
+import torch
+
+from splatlib.aws import runtime
+from splatlib.aws.batch import EXIT_STAGE_FAILED
+from splatlib.aws.dynamodb import STATUS_INDEX, DynamoDBCatalog
+from splatlib.library import Scene, Status, new_scene_id
 
 from .aws_env import list_state_machine_versions, validate_state_machine_definition
+from .conftest import FAST
 from .test_infra import INFRA, provider_mirror
+
+DOCKER = Path(__file__).resolve().parents[1] / "docker"
 
 SERVICES = ["apigatewayv2", "batch", "cloudwatchlogs", "dynamodb", "ec2", "ecr", "iam", "kms", "lambda", "s3",
             "sfn", "sqs", "sts"]
@@ -52,8 +63,73 @@ def _terraform(where, *args: str, timeout: int = 600) -> str:
     return run.stdout
 
 
+def dockerfile(name: str) -> dict:
+    """ENTRYPOINT, CMD (exec form), ENV and WORKDIR of docker/NAME.Dockerfile, as Docker reads them."""
+    text = (DOCKER / f"{name}.Dockerfile").read_text().replace("\\\n", " ")
+    found = {"ENTRYPOINT": [], "CMD": [], "ENV": {}, "WORKDIR": "/"}
+    for line in text.splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word in ("ENTRYPOINT", "CMD"):
+            found[word] = json.loads(rest)
+        elif word == "WORKDIR":
+            found[word] = rest.strip()
+        elif word == "ENV":
+            found["ENV"].update(item.split("=", 1) for item in shlex.split(rest))
+    return found
+
+
+def container_argv(image: dict, job_command: list[str] | None) -> list[str]:
+    """What a container runs: Batch's `command` replaces CMD and is appended to the ENTRYPOINT."""
+    return image["ENTRYPOINT"] + (job_command if job_command is not None else image["CMD"])
+
+
+def test_container_argv_is_entrypoint_then_command():
+    image = {"ENTRYPOINT": ["python", "-m", "m"], "CMD": ["sfm"]}
+    assert container_argv(image, None) == ["python", "-m", "m", "sfm"]
+    assert container_argv(image, ["train"]) == ["python", "-m", "m", "train"]
+
+
+def _aws_env(m, endpoint: str, out: dict) -> None:
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+                        "ASSETS_BUCKET": out["bucket"]["value"], "SCENES_TABLE": out["scenes_table"]["value"]}.items():
+        m.setenv(name, value)
+
+
+def _scene_with_frames(endpoint: str, out: dict, video, monkeypatch) -> str:
+    """A scene whose video is uploaded and whose frames stage has run, in the applied bucket and table."""
+    scene = Scene(id=new_scene_id(), title="contract", input_key="", options=asdict(FAST))
+    scene.input_key = f"uploads/{scene.id}/{video.name}"
+    with monkeypatch.context() as m:
+        _aws_env(m, endpoint, out)
+        # the bucket's TLS-only policy refuses moto's plain-HTTP endpoint; the rest of the wiring is as applied
+        boto3.client("s3").delete_bucket_policy(Bucket=out["bucket"]["value"])
+        boto3.client("s3").upload_file(str(video), out["bucket"]["value"], scene.input_key)
+        with runtime.pipeline() as pipeline:
+            pipeline.catalog.put(scene)
+            assert pipeline.run_stage(scene.id, "frames").status != Status.FAILED
+    return scene.id
+
+
+def _run_container(image_name: str, job: dict, scene_id: str, endpoint: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run a job definition's container argv here: the image's ENTRYPOINT + the job's command, the image's
+    and the job's environment, SCENE_ID as the state machine passes it; our venv's python stands in for
+    the image's (and PATH stays ours)."""
+    image = dockerfile(image_name)
+    container = job["containerProperties"]
+    argv = container_argv(image, container.get("command"))
+    assert argv[0] == "python", argv
+    env = {**os.environ, **{k: v for k, v in image["ENV"].items() if k != "PATH"},
+           **{e["name"]: e["value"] for e in container["environment"]},
+           "SCENE_ID": scene_id, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "WORK_DIR": str(tmp_path / f"work-{image_name}")}
+    (tmp_path / f"work-{image_name}").mkdir()
+    return subprocess.run([sys.executable, *argv[1:]], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+
+
 @pytest.mark.slow
-def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, tmp_path):
+def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, tmp_path, orbit_video, monkeypatch):
     mirror = provider_mirror()
     if not shutil.which("terraform") or mirror is None:
         pytest.skip("terraform or its local AWS provider mirror is missing")
@@ -95,12 +171,22 @@ def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, t
         module, attr = command.rsplit(".", 1)
         assert callable(getattr(importlib.import_module(module), attr)), command
         assert config["Code"]["ImageUri"].endswith(":t1")
-    # the Batch jobs run the entrypoint with a stage it knows
-    batch = client("batch")
-    for job in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]:
-        command = job["containerProperties"]["command"]
-        assert command[:3] == ["python", "-m", "splatlib.aws.batch"] and command[3] in JOB_STAGES
+    # the Batch jobs, as their images would run them, do their stage against this account's bucket and table
+    jobs = {j["jobDefinitionName"]: j for j in client("batch").describe_job_definitions(status="ACTIVE")["jobDefinitions"]}
+    assert set(jobs) == {"splat-example-colmap", "splat-example-train"}
+    for job in jobs.values():
         assert job["retryStrategy"]["attempts"] == 3 and job["containerProperties"]["image"].endswith(":t1")
+    scene_id = _scene_with_frames(moto_server, out, orbit_video, monkeypatch)
+    sfm = _run_container("colmap", jobs["splat-example-colmap"], scene_id, moto_server, tmp_path)
+    assert sfm.returncode == 0, sfm.stderr[-2000:]
+    with monkeypatch.context() as m:
+        _aws_env(m, moto_server, out)
+        assert "sfm" in DynamoDBCatalog(out["scenes_table"]["value"]).get(scene_id).stages_done
+        train = _run_container("train", jobs["splat-example-train"], scene_id, moto_server, tmp_path)
+        if not torch.cuda.is_available():  # the GPU job fails loudly where torch sees no GPU
+            scene = DynamoDBCatalog(out["scenes_table"]["value"]).get(scene_id)
+            assert train.returncode == EXIT_STAGE_FAILED, train.stderr[-2000:]
+            assert scene.error.startswith("train failed: --device cuda: torch sees no CUDA GPU"), scene.error
     # the table has the index the catalog queries; uploads/ triggers upload_landed
     table = client("dynamodb").describe_table(TableName=out["scenes_table"]["value"])["Table"]
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == [STATUS_INDEX]

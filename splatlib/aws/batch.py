@@ -5,6 +5,9 @@ Downloads the scene's inputs from S3, runs the stage, uploads its outputs. Under
 heartbeat is needed. Exit codes: 0 done, 3 the stage failed (the record says why; Batch
 must not retry), anything else a crash (HandleFailure records it). While training, the
 checkpoint is uploaded every few minutes so that a job retried after a Spot reclaim resumes.
+
+`SPLATLIB_DEVICE` (the GPU job sets `cuda`) overrides the scene's training device, so a GPU job
+whose GPU torch cannot see fails with a message saying why instead of training on the CPU.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def run(stage: str, scene_id: str) -> int:
         if stage == "train":
             uploader.start()
         try:
-            scene = pipeline.run_stage(scene_id, stage)
+            device = os.environ.get("SPLATLIB_DEVICE")
+            scene = pipeline.run_stage(scene_id, stage, {"device": device} if device else None)
         finally:
             stop.set()
         if stage == "train" and scene.status != Status.FAILED:

@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 
+CUDA_MIN_DRIVER = {12: 525, 13: 580}
+"""The oldest NVIDIA driver series that runs each CUDA major version (NVIDIA's compatibility
+table; 12.x through minor-version compatibility). One place: the message below and the test that
+the GPU hosts' AMI is new enough for the training image read it."""
+
 
 def gsplat_installed() -> bool:
     """Whether gsplat can be imported (checked without importing it)."""
@@ -35,8 +40,12 @@ def select_device(requested: str = "auto") -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         if requested == "cuda":
-            raise ConfigError("--device cuda: torch sees no CUDA GPU on this machine "
-                                f"(torch {torch.__version__}); use --device cpu or auto")
+            built = torch.version.cuda
+            need = CUDA_MIN_DRIVER.get(int(built.split(".")[0])) if built else None
+            driver = f"; torch {torch.__version__} is built for CUDA {built}, which needs an NVIDIA driver " \
+                     f"{need} or newer" if need else f" (torch {torch.__version__} is a CPU build)"
+            raise ConfigError(f"--device cuda: torch sees no CUDA GPU on this machine{driver}; "
+                              "use --device cpu or auto")
         return torch.device("cpu")
     if not gsplat_installed():
         if requested == "cuda":

@@ -3,12 +3,15 @@
 locals {
   compute = {
     cpu = { types = var.cpu_instance_types, max_vcpus = var.cpu_max_vcpus, image_type = "ECS_AL2023" }
-    gpu = { types = var.gpu_instance_types, max_vcpus = var.gpu_max_vcpus, image_type = "ECS_AL2_NVIDIA" }
+    # AL2023's NVIDIA AMI ships a 580-series driver, which CUDA 13 (the training image, PyPI torch 2.13)
+    # needs; ECS_AL2_NVIDIA's 550 series stops at CUDA 12.4 and torch would see no GPU there.
+    gpu = { types = var.gpu_instance_types, max_vcpus = var.gpu_max_vcpus, image_type = "ECS_AL2023_NVIDIA" }
   }
 
   jobs = {
-    colmap = { stage = "sfm", queue = "cpu", vcpus = 8, memory = 15000, gpus = 0, timeout = 21600 }
-    train  = { stage = "train", queue = "gpu", vcpus = 4, memory = 15000, gpus = 1, timeout = 43200 }
+    colmap = { stage = "sfm", queue = "cpu", vcpus = 8, memory = 15000, gpus = 0, timeout = 21600, env = {} }
+    # the training job must not fall back to the CPU of a GPU instance: it fails loudly instead
+    train = { stage = "train", queue = "gpu", vcpus = 4, memory = 15000, gpus = 1, timeout = 43200, env = { SPLATLIB_DEVICE = "cuda" } }
   }
 }
 
@@ -78,14 +81,16 @@ resource "aws_batch_job_definition" "this" {
   }
 
   container_properties = jsonencode({
-    image      = var.images[each.key]
-    command    = ["python", "-m", "splatlib.aws.batch", each.value.stage]
+    image = var.images[each.key]
+    # Batch appends `command` to the image's ENTRYPOINT (python -m splatlib.aws.batch): the stage alone
+    command    = [each.value.stage]
     jobRoleArn = aws_iam_role.service["batch-job"].arn
     resourceRequirements = concat(
       [{ type = "VCPU", value = tostring(each.value.vcpus) }, { type = "MEMORY", value = tostring(each.value.memory) }],
       each.value.gpus > 0 ? [{ type = "GPU", value = tostring(each.value.gpus) }] : []
     )
-    environment            = [for k, v in local.stage_env : { name = k, value = v }]
+    # Lambda sets AWS_DEFAULT_REGION itself (and refuses it as a reserved key); a Batch container must be told
+    environment            = [for k, v in merge(local.stage_env, { AWS_DEFAULT_REGION = local.region }, each.value.env) : { name = k, value = v }]
     readonlyRootFilesystem = false
     privileged             = false
     logConfiguration = {
