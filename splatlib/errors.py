@@ -31,3 +31,8 @@ class SceneNotFound(SplatError):
 
 class SceneBusy(SplatError):
     """The scene is being processed by a live process."""
+
+
+class LeaseLost(SplatError):
+    """Another process took the scene over (this one was paused past its lease); this one stops
+    without writing the scene's state or outputs."""

@@ -13,13 +13,14 @@ import shutil
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-from .errors import InputError, SceneBusy, SplatError
+from .errors import InputError, LeaseLost, SceneBusy, SceneNotFound, SplatError
 from .gs.device import DEVICES
-from .library import BlobStore, Catalog, Scene, Status, new_scene_id
+from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
+from .library.catalog import lease_lost
 from .media import IMAGE_SUFFIXES
 from .stages.export import export_scene
 from .stages.frames import FrameOptions, extract_frames, input_kind
@@ -133,6 +134,14 @@ def ensure_not_busy(scene: Scene) -> None:
         raise SceneBusy(f"scene {scene.id} is being processed by {scene.worker}")
 
 
+@dataclass
+class _Lease:
+    """This process's claim on a scene while it runs it."""
+
+    owner: Owner
+    lost: threading.Event = field(default_factory=threading.Event)
+
+
 class Pipeline:
     """Creates scenes and runs them through STAGES."""
 
@@ -207,33 +216,36 @@ class Pipeline:
         if scene.status == Status.COMPLETED:
             return scene
         ensure_not_busy(scene)
-        if not self.catalog.claim(scene_id, scene, worker_id(), time.time() + LEASE_SECONDS):
+        me = worker_id()
+        if not self.catalog.claim(scene_id, scene, me, time.time() + LEASE_SECONDS):
             raise SceneBusy(f"scene {scene_id} was just claimed by another process")
+        lease = _Lease((me, scene.generation + 1))
         scene = self.catalog.get(scene_id)
         options = PipelineOptions.from_dict(scene.options)
         stop = threading.Event()
-        heartbeat = threading.Thread(target=self._renew_lease, args=(scene_id, stop), daemon=True)
+        heartbeat = threading.Thread(target=self._renew_lease, args=(scene_id, lease, stop), daemon=True)
         heartbeat.start()
         try:
             for stage in STAGES:
                 if stage in scene.stages_done:
                     continue
-                scene = self._run_stage(scene, stage, options)
+                scene = self._run_stage(scene, stage, options, lease)
                 if scene.status == Status.FAILED:
                     return scene
                 if stage == until and stage != STAGES[-1]:
-                    return self.catalog.update(scene_id, status=Status.STOPPED, worker=None, lease_until=None,
-                                               message=f"stopped after {stage}")
+                    return self.catalog.update(scene_id, lease.owner, status=Status.STOPPED, worker=None,
+                                               lease_until=None, message=f"stopped after {stage}")
             return scene
         finally:
             stop.set()
             heartbeat.join()
 
-    def run_stage(self, scene_id: str, stage: str) -> Scene:
+    def run_stage(self, scene_id: str, stage: str, overrides: dict | None = None) -> Scene:
         """Run one stage of a scene whose order someone else keeps (Step Functions on AWS).
 
         A stage already done is skipped, so a retried execution resumes where the last one
-        stopped. Returns the record: `failed` with a readable error if the stage failed.
+        stopped. `overrides` replace scene options where the runner knows better (the GPU job's
+        device). Returns the record: `failed` with a readable error if the stage failed.
         """
         if stage not in STAGES:
             raise InputError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
@@ -244,49 +256,69 @@ class Pipeline:
         if missing:
             return self._fail(scene, stage, f"the earlier stage(s) {', '.join(missing)} have not run")
         scene = self.catalog.update(scene_id, status=Status.PROCESSING, error=None, error_stage=None)
-        return self._run_stage(scene, stage, PipelineOptions.from_dict(scene.options))
+        return self._run_stage(scene, stage, PipelineOptions.from_dict(scene.options | (overrides or {})))
 
-    def _renew_lease(self, scene_id: str, stop: threading.Event) -> None:
+    def _renew_lease(self, scene_id: str, lease: "_Lease", stop: threading.Event) -> None:
+        """Extend the lease while this process still owns the scene; once it does not, flag it (the
+        stage stops at its next progress report)."""
         while not stop.wait(LEASE_SECONDS / 3):
-            self.catalog.update(scene_id, lease_until=time.time() + LEASE_SECONDS)
+            try:
+                self.catalog.update(scene_id, lease.owner, lease_until=time.time() + LEASE_SECONDS)
+            except (LeaseLost, SceneNotFound) as exc:
+                log.warning("%s", exc)
+                lease.lost.set()
+                return
 
-    def _run_stage(self, scene: Scene, stage: str, options: PipelineOptions) -> Scene:
-        scene = self.catalog.update(scene.id, stage=stage, progress=0.0, message="starting")
+    def _run_stage(self, scene: Scene, stage: str, options: PipelineOptions, lease: "_Lease | None" = None) -> Scene:
+        """Run one stage and record it. With `lease`, every write is fenced by it: a process that lost
+        the scene to another raises LeaseLost at its next progress report, before saving outputs."""
+        owner = lease.owner if lease else None
+        scene = self.catalog.update(scene.id, owner, stage=stage, progress=0.0, message="starting")
         self._notify(stage, 0.0, "starting")
         last_write = [0.0]
         started = time.perf_counter()
 
         def progress(fraction: float, message: str) -> None:
+            if lease and lease.lost.is_set():
+                raise lease_lost(scene.id, lease.owner)
             self._notify(stage, fraction, message)
             now = time.monotonic()
             if now - last_write[0] > 0.5 or fraction >= 1.0:
                 last_write[0] = now
                 eta = seconds_left(time.perf_counter() - started, fraction)
-                self.catalog.update(scene.id, progress=round(float(fraction), 4), message=message,
+                self.catalog.update(scene.id, owner, progress=round(float(fraction), 4), message=message,
                                     eta_seconds=None if eta is None else round(eta))
 
         try:
             updates = getattr(self, f"_stage_{stage}")(scene, options, progress)
         except KeyboardInterrupt:
-            self._fail(scene, stage, "interrupted by the user; run `splatlib scenes retry` to continue")
+            self._fail(scene, stage, "interrupted by the user; run `splatlib scenes retry` to continue", owner)
+            raise
+        except LeaseLost:
             raise
         except SplatError as exc:
-            return self._fail(scene, stage, str(exc))
+            return self._fail(scene, stage, str(exc), owner)
         except Exception as exc:  # a bug or an environment problem: keep the traceback in the log
             log.exception("stage %s of scene %s failed", stage, scene.id)
-            return self._fail(scene, stage, f"{type(exc).__name__}: {exc}")
+            return self._fail(scene, stage, f"{type(exc).__name__}: {exc}", owner)
         metrics = dict(scene.metrics)
         metrics.update(updates.pop("metrics", {}))
         metrics.setdefault("seconds", {})[stage] = round(time.perf_counter() - started, 2)
-        scene = self.catalog.update(scene.id, stages_done=scene.stages_done + [stage], progress=1.0,
+        scene = self.catalog.update(scene.id, owner, stages_done=scene.stages_done + [stage], progress=1.0,
                                     message="done", eta_seconds=None, metrics=metrics, **updates)
         self._notify(stage, 1.0, "done")
         return scene
 
-    def _fail(self, scene: Scene, stage: str, message: str) -> Scene:
+    def _fail(self, scene: Scene, stage: str, message: str, owner: Owner | None = None) -> Scene:
         log.warning("scene %s failed in %s: %s", scene.id, stage, message)
-        return self.catalog.update(scene.id, status=Status.FAILED, error=f"{stage} failed: {message}",
+        return self.catalog.update(scene.id, owner, status=Status.FAILED, error=f"{stage} failed: {message}",
                                    error_stage=stage, worker=None, lease_until=None)
+
+    def _save(self, prefix: str, progress) -> None:
+        """Save a stage's outputs; the progress report before it is a fenced write, so a process that
+        lost the scene raises there instead of overwriting the new owner's files."""
+        progress(1.0, "saving")
+        self.store.save_dir(prefix)
 
     def _notify(self, stage: str, fraction: float, message: str) -> None:
         if self.listener:
@@ -299,7 +331,7 @@ class Pipeline:
         frames_dir = self.store.local_dir(k["frames"])
         manifest = extract_frames(source, frames_dir, FrameOptions(options.fps, options.max_frames,
                                                                    options.sfm_max_size), progress)
-        self.store.save_dir(k["frames"])
+        self._save(k["frames"], progress)
         return {"metrics": {"total_frames": manifest["count"]}}
 
     def _stage_sfm(self, scene: Scene, options: PipelineOptions, progress) -> dict:
@@ -308,7 +340,7 @@ class Pipeline:
         report = run_sfm(self.store.local_dir(k["frames"]), sfm_dir, scene.input_kind,
                          SfmOptions(matching=options.matching, max_image_size=options.sfm_max_size,
                                     first_octave=FEATURES[options.sfm_features]), progress)
-        self.store.save_dir(k["sfm"])
+        self._save(k["sfm"], progress)
         return {"metrics": {"total_frames": report["total_frames"],
                             "registered_frames": report["registered_frames"],
                             "points3D": report["points3D"],
@@ -326,7 +358,7 @@ class Pipeline:
                                               image_size=options.image_size, sh_degree=options.sh_degree,
                                               device=options.device, seconds=options.train_seconds(spent)),
                                  progress)
-        self.store.save_dir(k["outputs"])
+        self._save(k["outputs"], progress)
         ply_key = f"{k['outputs']}/{report['ply']}"
         return {"ply_key": ply_key,
                 "metrics": {"psnr": report["psnr"], "ssim": report["ssim"],
@@ -336,7 +368,7 @@ class Pipeline:
         k = keys(scene.id)
         metrics = export_scene(self.store.local_dir(k["outputs"]), self.store.local_dir(k["sfm"]),
                                self.store.local_dir(k["frames"]), progress)
-        self.store.save_dir(k["outputs"])
+        self._save(k["outputs"], progress)
         return {"status": Status.COMPLETED, "completed_at": time.time(), "worker": None, "lease_until": None,
                 "splat_key": f"{k['outputs']}/scene.splat", "thumbnail_key": f"{k['outputs']}/thumbnail.jpg",
                 "metrics": {"sizes": metrics["sizes"]}}

@@ -6,7 +6,7 @@ from moto import mock_aws
 
 from splatlib.aws.dynamodb import DynamoDBCatalog
 from splatlib.aws.s3 import S3Store
-from splatlib.errors import InputError, SceneNotFound
+from splatlib.errors import InputError, LeaseLost, SceneNotFound
 from splatlib.library import LocalStore, Scene, SQLiteCatalog, Status, new_scene_id, validate_scene_id
 from splatlib.pipeline import safe_filename
 
@@ -141,3 +141,23 @@ def test_old_library_gains_new_columns(tmp_path):
     cat = SQLiteCatalog(tmp_path / "c.sqlite")
     cat.update("abcdefghijkl", lease_until=1.0)
     assert cat.get("abcdefghijkl").title == "old"
+
+
+def test_writes_are_fenced_by_the_claim(open_catalog):
+    cat, other = open_catalog(), open_catalog()
+    scene = Scene(id=new_scene_id(), title="t")
+    cat.put(scene)
+    assert cat.claim(scene.id, cat.get(scene.id), "host:1", time.time() + 60)
+    first = ("host:1", 1)
+    assert cat.get(scene.id).generation == 1
+    assert cat.update(scene.id, first, progress=0.5).progress == 0.5  # the owner writes
+    # the same worker id with a later claim (a second pipeline in this process) is another owner
+    assert other.claim(scene.id, other.get(scene.id), "host:1", time.time() + 60)
+    assert other.get(scene.id).generation == 2
+    with pytest.raises(LeaseLost, match="taken over by another process"):
+        cat.update(scene.id, first, progress=0.9, stages_done=["frames"])
+    got = other.get(scene.id)
+    assert got.progress == 0.5 and got.stages_done == []  # the paused owner changed nothing
+    assert other.update(scene.id, ("host:1", 2), progress=0.7).progress == 0.7
+    with pytest.raises(SceneNotFound):
+        cat.update(new_scene_id(), first, progress=0.1)

@@ -1,15 +1,18 @@
 """The runner end to end: a generated video through every stage, failures, retries."""
 
 import json
+import threading
+import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from splatlib.errors import LeaseLost
 from splatlib.formats.ply import read_ply
 from splatlib.library import Status
-from splatlib.pipeline import STAGES
+from splatlib.pipeline import STAGES, Pipeline
 from splatlib.stages.sfm import REPORT
 from tests.conftest import FAST
 
@@ -119,3 +122,39 @@ def test_delete_removes_files(pipeline, orbit_video):
     for prefix in ("uploads", "frames", "sfm", "outputs"):
         assert not pipeline.store.exists(f"{prefix}/{scene.id}")
     assert pipeline.catalog.list() == []
+
+
+def test_a_paused_owner_that_lost_its_lease_writes_nothing(library, orbit_video, monkeypatch):
+    """A process paused past its lease (Ctrl-Z, a sleeping laptop) while another finished the scene:
+    when it resumes it stops with LeaseLost and leaves the other's record and outputs alone."""
+    first, second = Pipeline(*library), Pipeline(*library)
+    scene = first.create_scene(orbit_video, options=FAST)
+    paused, resume = threading.Event(), threading.Event()
+    real = pipeline_module.extract_frames
+
+    def frames_then_pause(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not paused.is_set():  # only the first owner pauses, after doing the work
+            paused.set()
+            resume.wait(60)
+        return result
+    monkeypatch.setattr(pipeline_module, "extract_frames", frames_then_pause)
+    outcome = {}
+
+    def run_first():
+        try:
+            outcome["scene"] = first.run(scene.id)
+        except LeaseLost as exc:
+            outcome["error"] = exc
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert paused.wait(60)
+    first.catalog.update(scene.id, lease_until=time.time() - 1)  # the lease ran out during the pause
+    done = second.run(scene.id)
+    assert done.status == Status.COMPLETED, done.error
+    resume.set()
+    thread.join(60)
+    assert isinstance(outcome.get("error"), LeaseLost), outcome
+    after = second.catalog.get(scene.id)
+    assert after.status == Status.COMPLETED and after.stages_done == list(STAGES)
+    assert after.metrics == done.metrics and after.updated_at == done.updated_at

@@ -7,6 +7,7 @@ import time
 from decimal import Decimal
 
 from ..errors import SceneNotFound
+from ..library.catalog import Owner, lease_lost
 from ..library.records import Scene, Status, camel
 
 STATUS_INDEX = "status-createdAt"
@@ -52,8 +53,10 @@ class DynamoDBCatalog:
             raise SceneNotFound(f"no scene with id {scene_id}")
         return Scene.from_dict(from_dynamo(item))
 
-    def update(self, scene_id: str, **fields) -> Scene:
-        """Set some fields (and updated_at) atomically; None removes an attribute. Returns the new record."""
+    def update(self, scene_id: str, owner: Owner | None = None, **fields) -> Scene:
+        """Set some fields (and updated_at) atomically; None removes an attribute. Returns the new record.
+
+        With `owner`, only while that claim still holds the scene (LeaseLost otherwise)."""
         unknown = set(fields) - set(Scene.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown scene fields: {sorted(unknown)}")
@@ -68,13 +71,19 @@ class DynamoDBCatalog:
                 sets.append(f"#f{i} = :v{i}")
         expression = " ".join(part for part in (
             "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "") if part)
+        condition = "attribute_exists(#id)"
+        if owner is not None:
+            names.update({"#ow": "worker", "#og": "generation"})
+            values.update({":ow": owner[0], ":og": owner[1]})
+            condition += " AND #ow = :ow AND #og = :og"
         try:
             item = self.table.update_item(
-                Key={"id": scene_id}, UpdateExpression=expression, ConditionExpression="attribute_exists(#id)",
+                Key={"id": scene_id}, UpdateExpression=expression, ConditionExpression=condition,
                 ExpressionAttributeNames=names, ReturnValues="ALL_NEW",
                 **({"ExpressionAttributeValues": values} if values else {}))["Attributes"]
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
-            raise SceneNotFound(f"no scene with id {scene_id}") from None
+            self.get(scene_id)  # SceneNotFound if it is gone
+            raise lease_lost(scene_id, owner) from None
         return Scene.from_dict(from_dynamo(item))
 
     def list(self, status: Status | None = None, limit: int = 100, offset: int = 0) -> list[Scene]:
@@ -103,10 +112,16 @@ class DynamoDBCatalog:
     def claim(self, scene_id: str, seen: Scene, worker: str, lease_until: float) -> bool:
         """Mark the scene processing by `worker` if its status and owner are still those of `seen`."""
         names = {"#s": "status", "#w": "worker", "#l": "leaseUntil", "#e": "error", "#es": "errorStage",
-                 "#u": "updatedAt"}
+                 "#u": "updatedAt", "#g": "generation"}
         values = {":new": Status.PROCESSING.value, ":worker": worker, ":lease": to_dynamo(lease_until),
-                  ":now": to_dynamo(time.time()), ":seen": seen.status.value}
+                  ":now": to_dynamo(time.time()), ":seen": seen.status.value, ":gen": seen.generation + 1}
         conditions = ["#s = :seen"]
+        if seen.generation:
+            conditions.append("#g = :oldg")
+            values[":oldg"] = seen.generation
+        else:
+            conditions.append("(attribute_not_exists(#g) OR #g = :zero)")
+            values[":zero"] = 0
         for attr, key, old in (("#w", ":oldw", seen.worker), ("#l", ":oldl", seen.lease_until)):
             if old is None:
                 conditions.append(f"attribute_not_exists({attr})")
@@ -116,7 +131,7 @@ class DynamoDBCatalog:
         try:
             self.table.update_item(
                 Key={"id": scene_id}, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
-                UpdateExpression="SET #s = :new, #w = :worker, #l = :lease, #u = :now REMOVE #e, #es",
+                UpdateExpression="SET #s = :new, #w = :worker, #l = :lease, #g = :gen, #u = :now REMOVE #e, #es",
                 ConditionExpression=" AND ".join(conditions))
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
             return False

@@ -9,10 +9,19 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import SceneNotFound
+from ..errors import LeaseLost, SceneNotFound
 from .records import Scene, Status
 
 _JSON_FIELDS = ("stages_done", "options", "metrics")
+
+
+Owner = tuple[str, int]
+"""(worker, generation) of a claim: an update made as owner succeeds only while that claim holds."""
+
+
+def lease_lost(scene_id: str, owner: Owner) -> LeaseLost:
+    return LeaseLost(f"scene {scene_id} was taken over by another process while this one ({owner[0]}) was paused "
+                     "past its lease; stopping without writing its state or outputs")
 
 
 class Catalog(Protocol):
@@ -22,7 +31,7 @@ class Catalog(Protocol):
 
     def get(self, scene_id: str) -> Scene: ...
 
-    def update(self, scene_id: str, **fields) -> Scene: ...
+    def update(self, scene_id: str, owner: Owner | None = None, **fields) -> Scene: ...
 
     def list(self, status: Status | None = None, limit: int = 100, offset: int = 0) -> list[Scene]: ...
 
@@ -71,6 +80,7 @@ class SQLiteCatalog:
         for name in _JSON_FIELDS:
             d[name] = json.loads(d[name]) if d[name] else ({} if name != "stages_done" else [])
         d["status"] = Status(d["status"])
+        d["generation"] = d["generation"] or 0  # a record from before fencing
         return Scene(**d)
 
     def put(self, scene: Scene) -> None:
@@ -87,17 +97,24 @@ class SQLiteCatalog:
             raise SceneNotFound(f"no scene with id {scene_id}")
         return self._decode(row)
 
-    def update(self, scene_id: str, **fields) -> Scene:
-        """Set some fields (and updated_at) atomically; returns the new record."""
+    def update(self, scene_id: str, owner: Owner | None = None, **fields) -> Scene:
+        """Set some fields (and updated_at) atomically; returns the new record.
+
+        With `owner`, only while that claim still holds the scene (LeaseLost otherwise)."""
         unknown = set(fields) - set(Scene.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown scene fields: {sorted(unknown)}")
         fields.setdefault("updated_at", time.time())
         sets = ", ".join(f"{k} = ?" for k in fields)
-        cur = self._conn().execute(f"UPDATE scenes SET {sets} WHERE id = ?",
-                                   [self._encode(k, v) for k, v in fields.items()] + [scene_id])
+        where, args = "id = ?", [scene_id]
+        if owner is not None:
+            where += " AND worker = ? AND IFNULL(generation, 0) = ?"
+            args += list(owner)
+        cur = self._conn().execute(f"UPDATE scenes SET {sets} WHERE {where}",
+                                   [self._encode(k, v) for k, v in fields.items()] + args)
         if cur.rowcount == 0:
-            raise SceneNotFound(f"no scene with id {scene_id}")
+            self.get(scene_id)  # SceneNotFound if it is gone
+            raise lease_lost(scene_id, owner)
         return self.get(scene_id)
 
     def list(self, status: Status | None = None, limit: int = 100, offset: int = 0) -> list[Scene]:
@@ -108,15 +125,17 @@ class SQLiteCatalog:
         return [self._decode(r) for r in rows]
 
     def claim(self, scene_id: str, seen: Scene, worker: str, lease_until: float) -> bool:
-        """Mark the scene processing by `worker` if nobody changed its status or owner since `seen`.
+        """Mark the scene processing by `worker` if nobody changed its status, owner or generation since
+        `seen`; the claim's generation is `seen.generation + 1`.
 
         Two processes that saw the same record race here; exactly one wins.
         """
         cur = self._conn().execute(
-            "UPDATE scenes SET status = ?, worker = ?, lease_until = ?, error = NULL, error_stage = NULL, "
-            "updated_at = ? WHERE id = ? AND status = ? AND IFNULL(worker, '') = ? AND IFNULL(lease_until, 0) = ?",
-            (Status.PROCESSING.value, worker, lease_until, time.time(), scene_id, seen.status.value,
-             seen.worker or "", seen.lease_until or 0))
+            "UPDATE scenes SET status = ?, worker = ?, lease_until = ?, generation = ?, error = NULL, "
+            "error_stage = NULL, updated_at = ? WHERE id = ? AND status = ? AND IFNULL(worker, '') = ? "
+            "AND IFNULL(lease_until, 0) = ? AND IFNULL(generation, 0) = ?",
+            (Status.PROCESSING.value, worker, lease_until, seen.generation + 1, time.time(), scene_id,
+             seen.status.value, seen.worker or "", seen.lease_until or 0, seen.generation))
         return cur.rowcount == 1
 
     def delete(self, scene_id: str) -> None:

@@ -57,6 +57,7 @@ class Scene:
     thumbnail_key: str | None = None
     worker: str | None = None  # host:pid of the process running it
     lease_until: float | None = None  # the worker renews this while it runs the scene
+    generation: int = 0  # claims so far: with `worker`, the fencing token of the process that owns the scene
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     completed_at: float | None = None

@@ -104,7 +104,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
         while True:
             left = options.seconds - (time.perf_counter() - started)
             iterations, ms = plan_steps(left, cams[0].width, cams[0].height, budget, device)
-            smaller = max(MIN_IMAGE_SIZE, int(image_size * 0.75))
+            smaller = max(min(MIN_IMAGE_SIZE, image_size), int(image_size * 0.75))
             if iterations >= MIN_PLANNED_STEPS or smaller == image_size:
                 break
             image_size = smaller
@@ -123,6 +123,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
                          else max(1.0, options.seconds - (time.perf_counter() - started)))
     checkpoint = out_dir / CHECKPOINT
     result = train(params, train_cams, test_cams, config, progress, checkpoint=checkpoint)
+    progress(1.0, "writing the model")
     gaussians = to_gaussians(result.params)
     ply = ply_path(out_dir, result.steps)
     ply.parent.mkdir(parents=True, exist_ok=True)
