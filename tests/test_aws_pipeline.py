@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import asdict
 
 import boto3
@@ -20,7 +21,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 import splatlib.pipeline as pipeline_module
 from splatlib.aws import api
 from splatlib.aws import batch as batch_entry
-from splatlib.aws import handlers
+from splatlib.aws import handlers, runtime
+from splatlib.library import Status
 from splatlib.pipeline import STAGES
 
 from .aws_env import (BUCKET, REGION, TABLE, batch_hook, boto_to_sfn_response, deploy, lambda_hook,
@@ -188,3 +190,19 @@ def test_api_routes_and_errors(aws, tmp_path):
 def test_api_takes_a_time_budget(aws):
     status, created = call("POST /scenes", {"filename": "a.mp4", "options": {"minutes": 5}})
     assert status == 201 and created["scene"]["options"]["minutes"] == 5
+
+
+def test_a_duplicate_upload_event_starts_one_execution(aws):
+    _, created = call("POST /scenes", {"filename": "a.mp4"})
+    scene_id, key = created["scene"]["id"], created["scene"]["inputKey"]
+    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=b"not a video")
+    seen = runtime.catalog().get(scene_id)  # two deliveries of one event, both read the queued scene
+    first, second = api.start_execution(seen), api.start_execution(seen)
+    assert first is not None and second is None
+    event = {"Records": [{"s3": {"object": {"key": key}}}]}
+    assert api.upload_landed(event) == {"started": []}  # a later redelivery too
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    runs = sfn.list_executions(stateMachineArn=os.environ["STATE_MACHINE_ARN"])["executions"]
+    assert [r["name"] for r in runs] == [f"{scene_id}-1"]
+    wait_for_execution(first.worker)
+    assert runtime.catalog().get(scene_id).status == Status.FAILED  # the bad upload, once

@@ -62,19 +62,28 @@ def _scene_view(scene: Scene) -> dict:
     return view
 
 
-def start_execution(scene: Scene) -> Scene:
-    """Start the state machine for a scene and mark it processing (the execution is its worker)."""
+def start_execution(scene: Scene) -> Scene | None:
+    """Claim the scene (a conditional update: of two deliveries of one S3 event, or two retries, one
+    wins) and start the state machine for it, named after the scene and the claim's generation, so
+    that a repeated start of the same attempt is the same execution. None if another caller won."""
+    catalog = runtime.catalog()
+    claimer = f"start:{scene.id}:{scene.generation + 1}"
+    if not catalog.claim(scene.id, scene, claimer, time.time() + 3600):
+        log.info("scene %s was started by another invocation", scene.id)
+        return None
     sfn = boto3.client("stepfunctions")
     run = sfn.start_execution(stateMachineArn=runtime.env("STATE_MACHINE_ARN"),
-                              name=f"{scene.id}-{int(time.time() * 1000)}",
+                              name=f"{scene.id}-{scene.generation + 1}",
                               input=json.dumps({"sceneId": scene.id, "videoKey": scene.input_key}))
-    return runtime.catalog().update(scene.id, status=Status.PROCESSING, worker=run["executionArn"],
-                                    error=None, error_stage=None, message="started")
+    return catalog.update(scene.id, (claimer, scene.generation + 1), worker=run["executionArn"], message="started")
 
 
 def _running(scene: Scene) -> bool:
-    if scene.status != Status.PROCESSING or not (scene.worker or "").startswith("arn:"):
+    """Whether the scene's execution runs (or is being started right now)."""
+    if scene.status != Status.PROCESSING:
         return False
+    if not (scene.worker or "").startswith("arn:"):
+        return (scene.worker or "").startswith("start:") and time.time() - scene.updated_at < 300
     status = boto3.client("stepfunctions").describe_execution(executionArn=scene.worker)["status"]
     return status == "RUNNING"
 
@@ -119,9 +128,13 @@ def _route(event: dict) -> tuple[int, dict]:
     if route == "GET /scenes/{id}":
         return 200, _scene_view(scene)
     if route == "POST /scenes/{id}/retry":
-        if scene.status not in (Status.FAILED, Status.STOPPED) or _running(scene):
+        # a failed or stopped scene, or one whose start never reached a running execution
+        if scene.status not in (Status.FAILED, Status.STOPPED, Status.PROCESSING) or _running(scene):
             raise HttpError(409, f"scene {scene.id} is {scene.status.value}; only failed or stopped scenes are retried")
-        return 202, start_execution(scene).to_dict()
+        started = start_execution(scene)
+        if started is None:
+            raise HttpError(409, f"scene {scene.id} was just started by another request")
+        return 202, started.to_dict()
     if route == "DELETE /scenes/{id}":
         if _running(scene):
             raise HttpError(409, f"scene {scene.id} is being processed; wait for it to finish")
@@ -160,8 +173,9 @@ def upload_landed(event: dict, context=None) -> dict:
         except SceneNotFound:
             log.warning("ignoring upload %r: no such scene", key)
             continue
-        if scene.input_key != key or scene.status != Status.QUEUED:
+        if scene.input_key != key or scene.status != Status.QUEUED:  # S3 delivers an event at least once
             log.warning("ignoring upload %r for scene %s (%s)", key, scene.id, scene.status.value)
             continue
-        started.append(start_execution(scene).id)
+        if start_execution(scene) is not None:
+            started.append(scene.id)
     return {"started": started}
