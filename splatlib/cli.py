@@ -218,7 +218,8 @@ def cmd_serve(args) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     home = library_home(args.library)
-    settings = Settings(home=home, token=token, max_upload_bytes=int(args.max_upload_mb * 1024 ** 2),
+    settings = Settings(home=home, host=args.host, allowed_hosts=tuple(args.allowed_host), token=token,
+                        max_upload_bytes=int(args.max_upload_mb * 1024 ** 2),
                         concurrency=args.concurrency, options=_pipeline_options(args))
     print(f"Splat Library at http://{args.host}:{args.port}/  (library: {home})", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
@@ -318,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token", help="API token required for uploads and changes (needed off-loopback)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="another name the server is reached by (Host header); repeatable. Requests naming "
+                        "any other host are refused (DNS rebinding)")
     p.add_argument("--max-upload-mb", type=float, default=2048, help="largest accepted upload (default 2048)")
     p.add_argument("--concurrency", type=int, default=1, help="scenes processed at once (default 1)")
     p.set_defaults(func=cmd_serve)

@@ -15,8 +15,9 @@ from tests.test_formats import random_gaussians
 
 
 def make_client(tmp_path, **kwargs) -> TestClient:
-    settings = Settings(home=tmp_path / "lib", run_workers=False, **kwargs)
-    return TestClient(create_app(settings))
+    """A client as our own pages are: the test client's host allowed, the client header sent."""
+    settings = Settings(home=tmp_path / "lib", run_workers=False, allowed_hosts=("testserver",), **kwargs)
+    return TestClient(create_app(settings), headers={"X-Splatlib-Client": "1"})
 
 
 @pytest.fixture
@@ -170,3 +171,49 @@ def test_upload_with_a_time_budget(client, orbit_video):
         r = upload(client, orbit_video, data={"minutes": bad})
         assert r.status_code == 422 and "minutes" in r.json()["detail"], bad
     assert len(client.get("/api/scenes").json()["scenes"]) == 1  # nothing created for a bad budget
+
+
+def test_no_other_site_can_drive_the_server(tmp_path, orbit_video):
+    with make_client(tmp_path) as client:
+        scene = upload(client, orbit_video).json()
+        plain = TestClient(client.app)  # a browser's simple request: no client header
+        # a cross-site multipart form post, a text/plain retry, a DELETE through a rebound DNS name
+        with open(orbit_video, "rb") as f:
+            r = plain.post("/api/scenes", files={"file": ("a.mp4", f)}, headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403 and "cross-site" in r.json()["detail"]
+        r = plain.post(f"/api/scenes/{scene['id']}/retry", content=b"x", headers={"Content-Type": "text/plain"})
+        assert r.status_code == 403 and "X-Splatlib-Client" in r.json()["detail"]
+        r = client.post(f"/api/scenes/{scene['id']}/retry", headers={"Sec-Fetch-Site": "cross-site"})
+        assert r.status_code == 403
+        r = client.delete(f"/api/scenes/{scene['id']}", headers={"Host": "attacker.example:8000"})
+        assert r.status_code == 400 and "unexpected Host" in r.json()["detail"]
+        assert client.get(f"/api/scenes/{scene['id']}").status_code == 200  # still there
+        # our own pages: same origin, with the header
+        same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+        assert client.delete(f"/api/scenes/{scene['id']}", headers=same).status_code == 204
+
+
+def test_security_headers_and_local_api_docs(client):
+    for path in ("/", "/api/scenes", "/api/docs", "/openapi.json"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-eval'" not in csp.replace(
+            "wasm-unsafe-eval'", "")
+    docs = client.get("/api/docs").text
+    assert "cdn" not in docs.lower() and 'src="/vendor/swagger/swagger-ui-bundle.js"' in docs
+    assert client.get("/vendor/swagger/swagger-ui-bundle.js").status_code == 200
+
+
+def test_host_check_follows_the_bound_address(tmp_path):
+    settings = Settings(home=tmp_path / "lib", run_workers=False, host="0.0.0.0", token="t")
+    with TestClient(create_app(settings), base_url="http://my-laptop.lan:8000") as c:
+        assert c.get("/api/scenes").status_code == 200  # bound to every interface: any name (writes need the token)
+    settings = Settings(home=tmp_path / "lib", run_workers=False, allowed_hosts=("splats.lan",))
+    with TestClient(create_app(settings), base_url="http://splats.lan:8000") as c:
+        assert c.get("/api/scenes").status_code == 200
+    with TestClient(create_app(settings), base_url="http://[::1]:8000") as c:
+        assert c.get("/api/scenes").status_code == 200
+    with TestClient(create_app(settings), base_url="http://other.lan") as c:
+        assert c.get("/api/scenes").status_code == 400

@@ -51,7 +51,8 @@ def post_video(url: str, video: Path) -> dict:
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{video.name}\"\r\n"
             f"Content-Type: video/mp4\r\n\r\n").encode() + video.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                                          "X-Splatlib-Client": "1"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import logging
+import re
 import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -37,6 +41,8 @@ DOWNLOADS = {  # public name → (key under outputs/{id}/, content type)
 @dataclass
 class Settings:
     home: Path
+    host: str = "127.0.0.1"  # the address the server is bound to; with `allowed_hosts`, what Host may name
+    allowed_hosts: tuple[str, ...] = ()  # more names the server is reached by (a LAN name, a proxy's)
     token: str | None = None  # bearer token required for writes when set
     max_upload_bytes: int = 2 * 1024 ** 3
     concurrency: int = 1
@@ -47,6 +53,62 @@ class Settings:
 
 class UploadTooLarge(Exception):
     pass
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+CLIENT_HEADER = "X-Splatlib-Client"
+"""A header a web page on another site cannot send without a CORS preflight (which this server never
+grants): a state change needs it, or an Authorization header."""
+
+
+def _inline_script_hashes(*pages: Path) -> str:
+    """CSP sources of the inline scripts (the viewer's import map) of our pages."""
+    found = []
+    for page in pages:
+        for body in re.findall(r"<script[^>]*>(.*?)</script>", page.read_text(), re.S):
+            if body.strip():
+                found.append("'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'")
+    return " ".join(found)
+
+
+def security_headers(static: Path) -> dict[str, str]:
+    """Headers on every response: no sniffing, no framing, and a CSP that lets only our own scripts
+    (and the viewer's WebAssembly and blob workers) run."""
+    csp = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval' " + _inline_script_hashes(*static.glob("*.html"))
+           + "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' data: blob:; "
+           "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    return {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Content-Security-Policy": csp,
+            "Referrer-Policy": "no-referrer"}
+
+
+def _host_name(host_header: str) -> str:
+    """The name in a Host header, without the port ('[::1]:8000' -> '::1')."""
+    if host_header.startswith("["):
+        return host_header[1:].split("]", 1)[0]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def refusal(request: Request, allowed: set[str] | None) -> tuple[int, str] | None:
+    """Why a request must be refused, or None. `allowed`: the names Host may carry (None: any).
+
+    - Host must name this server, so a page on a DNS-rebound name cannot reach it;
+    - a state change must not come from another site (Origin, Sec-Fetch-Site), and must carry a
+      header a cross-site form or simple request cannot (Authorization or X-Splatlib-Client).
+    """
+    host = request.headers.get("host", "")
+    if allowed is not None and _host_name(host).lower() not in allowed:
+        return 400, (f"unexpected Host {host!r}: this server answers to {', '.join(sorted(allowed))} "
+                     "(add a name with --allowed-host)")
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if site not in (None, "same-origin", "none") or (origin and urlsplit(origin).netloc.lower() != host.lower()):
+        return 403, "cross-site request refused: changes can only come from this server's own pages or a script"
+    if "authorization" not in request.headers and CLIENT_HEADER.lower() not in request.headers:
+        return 403, f"changes need the header '{CLIENT_HEADER}: 1' (or 'Authorization: Bearer TOKEN')"
+    return None
 
 
 def find_vendor_dir() -> Path | None:
@@ -74,9 +136,20 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         workers.shutdown()
 
-    app = FastAPI(title="Splat Library", version="0.1.0", lifespan=lifespan, docs_url="/api/docs",
+    app = FastAPI(title="Splat Library", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.workers = workers
+    headers = security_headers(STATIC)
+    allowed = None if settings.host in WILDCARD_HOSTS else \
+        {name.lower() for name in (*LOOPBACK_NAMES, settings.host, *settings.allowed_hosts)}
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        refused = refusal(request, allowed)
+        response = JSONResponse({"detail": refused[1]}, status_code=refused[0]) if refused else \
+            await call_next(request)
+        response.headers.update(headers)
+        return response
 
     def require_token(request: Request) -> None:
         if settings.token is None:
@@ -178,6 +251,10 @@ def create_app(settings: Settings) -> FastAPI:
     def scene_page(scene: Scene = Depends(get_scene)) -> FileResponse:
         return FileResponse(STATIC / "scene.html")
 
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html")
+
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> RedirectResponse:
         return RedirectResponse("/static/favicon.svg")
@@ -187,6 +264,8 @@ def create_app(settings: Settings) -> FastAPI:
     if vendor is not None:
         app.mount("/vendor/three", StaticFiles(directory=vendor / "three"), name="three")
         app.mount("/vendor/spark", StaticFiles(directory=vendor / "@sparkjsdev" / "spark" / "dist"), name="spark")
+        if (vendor / "swagger-ui-dist").is_dir():
+            app.mount("/vendor/swagger", StaticFiles(directory=vendor / "swagger-ui-dist"), name="swagger")
     else:
         log.warning("three.js / Spark not found (run `npm ci`): the 3D viewer will be unavailable")
     return app

@@ -2,7 +2,7 @@
 export function token() { return localStorage.getItem("splatlibToken"); }
 
 export async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}) };
+  const headers = { "X-Splatlib-Client": "1", ...(options.headers || {}) };  // the server refuses changes without it
   if (token()) headers.Authorization = `Bearer ${token()}`;
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) {

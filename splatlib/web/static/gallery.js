@@ -47,6 +47,7 @@ function upload(files) {
   const bar = document.getElementById("upload-progress");
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/scenes");
+  xhr.setRequestHeader("X-Splatlib-Client", "1");
   if (token()) xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
   xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
   xhr.onload = () => {

@@ -1,0 +1,2 @@
+// The interactive API docs, served from this server (no CDN on the origin where the token lives).
+window.SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui" });
