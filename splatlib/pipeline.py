@@ -6,6 +6,7 @@ The runner records each stage as it starts and ends, its progress, its timing, a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -84,9 +85,29 @@ def keys(scene_id: str) -> dict[str, str]:
 
 
 def safe_filename(name: str) -> str:
-    """A harmless file name derived from user text: letters, digits, '-', '_', '.'; no leading dot."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip("._")[:100]
-    return base or "upload"
+    """A harmless file name derived from user text: letters, digits, '-', '_', '.'; no leading dot;
+    the extension kept (a name in another script becomes 'upload' with its extension)."""
+    path = Path(name)
+    ext = re.sub(r"[^A-Za-z0-9]+", "", path.suffix)[:10]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem if ext else path.name).lstrip("._")
+    stem = (stem if stem.strip("_") else "upload")[:100 - len(ext) - 1]
+    return f"{stem}.{ext}" if ext else stem
+
+
+def unique_filename(name: str, taken: set[str]) -> str:
+    """`safe_filename(name)`, with -2, -3, … before the extension while the name (in any case) is in
+    `taken`; the result is added to `taken`. Names that clean up alike never overwrite each other."""
+    safe = safe_filename(name)
+    stem, ext = (safe.rsplit(".", 1)[0], "." + safe.rsplit(".", 1)[1]) if "." in safe else (safe, "")
+    candidate, n = safe, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{stem}-{n}{ext}", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+NAMES = "names.json"
+"""Beside an upload: the user's own file names, by stored name (written when any differ)."""
 
 
 def seconds_left(elapsed: float, fraction: float) -> float | None:
@@ -151,24 +172,31 @@ class Pipeline:
         self.listener = listener
 
     # ---- creating and removing scenes -------------------------------------------------
-    def create_scene(self, source: Path, title: str | None = None,
-                     options: PipelineOptions | None = None) -> Scene:
-        """Copy a video file or photo folder into `uploads/{id}/` and record a queued scene."""
+    def create_scene(self, source: Path, title: str | None = None, options: PipelineOptions | None = None,
+                     original_names: dict[str, str] | None = None) -> Scene:
+        """Copy a video file or photo folder into `uploads/{id}/` and record a queued scene.
+
+        Every file is kept under a unique safe name; the user's names (`original_names` by file name
+        in `source`, else the names there) are kept in `uploads/{id}/names.json` where they differ."""
         source = Path(source)
         kind = input_kind(source)
-        scene = Scene(id=new_scene_id(), title=title or source.stem or source.name, input_kind=kind,
-                      options=asdict(options or PipelineOptions()))
+        original_names = original_names or {}
+        scene = Scene(id=new_scene_id(), title=title or Path(original_names.get(source.name, source.name)).stem
+                      or source.name, input_kind=kind, options=asdict(options or PipelineOptions()))
         prefix = keys(scene.id)["uploads"]
-        if kind == "video":
-            name = safe_filename(source.name)
-            self.store.put_file(f"{prefix}/{name}", source)
-            scene.input_key = f"{prefix}/{name}"
-        else:
-            photos = [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-            for photo in photos:
-                self.store.put_file(f"{prefix}/photos/{safe_filename(photo.name)}", photo)
-            scene.input_key = f"{prefix}/photos"
-            self.store.local_dir(scene.input_key)
+        taken: set[str] = set()
+        files = [source] if kind == "video" else \
+            [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        folder = prefix if kind == "video" else f"{prefix}/photos"
+        names = {}
+        for path in files:
+            stored = unique_filename(original_names.get(path.name, path.name), taken)
+            self.store.put_file(f"{folder}/{stored}", path)
+            names[stored] = original_names.get(path.name, path.name)
+        scene.input_key = f"{folder}/{stored}" if kind == "video" else folder
+        if any(stored != name for stored, name in names.items()):
+            (self.store.local_dir(prefix) / NAMES).write_text(json.dumps(names, ensure_ascii=False, indent=1))
+            self.store.save_dir(prefix)
         self.catalog.put(scene)
         log.info("created scene %s from %s", scene.id, source)
         return scene

@@ -8,7 +8,7 @@ from splatlib.aws.dynamodb import DynamoDBCatalog
 from splatlib.aws.s3 import S3Store
 from splatlib.errors import InputError, LeaseLost, SceneNotFound
 from splatlib.library import LocalStore, Scene, SQLiteCatalog, Status, new_scene_id, validate_scene_id
-from splatlib.pipeline import safe_filename
+from splatlib.pipeline import safe_filename, unique_filename
 
 from .aws_env import BUCKET, REGION, TABLE, create_bucket, create_table
 
@@ -77,9 +77,17 @@ def test_new_ids_are_valid():
 
 
 @pytest.mark.parametrize("name,expected", [("../../etc/passwd", "passwd"), ("my video (1).MP4", "my_video_1_.MP4"),
-                                           (".hidden", "hidden"), ("", "upload"), ("a\\b.mov", "a_b.mov")])
+                                           (".hidden", "hidden"), ("", "upload"), ("a\\b.mov", "a_b.mov"),
+                                           ("видео.mp4", "upload.mp4"), ("動画.MOV", "upload.MOV"),
+                                           ("x" * 150 + ".webm", "x" * 95 + ".webm")])
 def test_safe_filename(name, expected):
     assert safe_filename(name) == expected
+
+
+def test_names_that_clean_up_alike_stay_apart():
+    taken: set[str] = set()
+    names = [unique_filename(n, taken) for n in ("a b.jpg", "a_b.jpg", "é.jpg", "ü.jpg", "x.jpg", "X.JPG")]
+    assert names == ["a_b.jpg", "a_b-2.jpg", "upload.jpg", "upload-2.jpg", "x.jpg", "X-2.JPG"]
 
 
 def test_store_rejects_escaping_keys(store, tmp_path):

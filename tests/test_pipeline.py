@@ -158,3 +158,15 @@ def test_a_paused_owner_that_lost_its_lease_writes_nothing(library, orbit_video,
     after = second.catalog.get(scene.id)
     assert after.status == Status.COMPLETED and after.stages_done == list(STAGES)
     assert after.metrics == done.metrics and after.updated_at == done.updated_at
+
+
+def test_photos_whose_names_clean_up_alike_are_all_kept(pipeline, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, name in enumerate(["a b.jpg", "a_b.jpg", "é.png"]):
+        Image.fromarray(np.full((20, 30, 3), 60 * i, np.uint8)).save(folder / name)
+    scene = pipeline.create_scene(folder, options=FAST)
+    stored = pipeline.store.path(scene.input_key)
+    assert sorted(p.name for p in stored.iterdir()) == ["a_b-2.jpg", "a_b.jpg", "upload.png"]
+    names = json.loads(pipeline.store.path(f"uploads/{scene.id}/names.json").read_text())
+    assert names == {"a_b.jpg": "a b.jpg", "a_b-2.jpg": "a_b.jpg", "upload.png": "é.png"}

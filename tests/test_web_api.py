@@ -1,5 +1,6 @@
 """The HTTP API through FastAPI's test client: every endpoint and every error."""
 
+import json
 import time
 
 import numpy as np
@@ -217,3 +218,29 @@ def test_host_check_follows_the_bound_address(tmp_path):
         assert c.get("/api/scenes").status_code == 200
     with TestClient(create_app(settings), base_url="http://other.lan") as c:
         assert c.get("/api/scenes").status_code == 400
+
+
+def test_every_photo_and_the_users_names_are_kept(client, tmp_path):
+    names = ["a b.jpg", "a_b.jpg", "é.jpg", "ü.jpg", "same.jpg", "same.jpg"]
+    files = []
+    for i, name in enumerate(names):
+        p = tmp_path / f"p{i}.jpg"
+        Image.fromarray(np.full((20, 30, 3), 40 * i, np.uint8)).save(p)
+        files.append(("file", (name, p.read_bytes(), "image/jpeg")))
+    r = client.post("/api/scenes", files=files)
+    assert r.status_code == 201, r.text
+    scene = r.json()
+    store = tmp_path / "lib" / "store" / "uploads" / scene["id"]
+    stored = sorted(p.name for p in (store / "photos").iterdir())
+    assert len(stored) == 6 and stored == sorted(json.loads((store / "names.json").read_text()))
+    assert sorted(json.loads((store / "names.json").read_text()).values()) == sorted(names)
+    kept = sorted((store / "photos" / n).read_bytes() for n in stored)
+    assert kept == sorted(content for _, (_, content, _) in files)  # six different photos, none overwritten
+
+
+def test_a_video_named_in_any_script_keeps_its_extension_and_title(client, orbit_video):
+    for name in ("café 🎥.mp4", "видео.mp4", "動画.mp4", "v" * 150 + ".mp4"):
+        with open(orbit_video, "rb") as f:
+            r = client.post("/api/scenes", files={"file": (name, f, "video/mp4")})
+        assert r.status_code == 201, (name, r.text)
+        assert r.json()["title"] == name[:-4][:200] and r.json()["inputKey"].endswith(".mp4")

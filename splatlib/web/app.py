@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import InputError, SceneBusy, SceneNotFound
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, probe_video
-from ..pipeline import Pipeline, PipelineOptions, keys, safe_filename
+from ..pipeline import Pipeline, PipelineOptions, keys, unique_filename
 from .worker import Workers
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
         tmp_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
             try:
-                title, minutes, saved = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
+                title, minutes, saved, originals = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
             except UploadTooLarge:
                 raise HTTPException(413, _too_large(settings.max_upload_bytes)) from None
             options = settings.options or PipelineOptions()
@@ -207,7 +207,7 @@ def create_app(settings: Settings) -> FastAPI:
                 except ValueError as exc:
                     raise HTTPException(422, f"minutes: {exc}") from None
             source = _check_upload(saved, Path(tmp))
-            scene = pipeline.create_scene(source, title or Path(saved[0].name).stem, options)
+            scene = pipeline.create_scene(source, title, options, originals)
         workers.notify()
         return scene_json(scene)
 
@@ -275,8 +275,10 @@ def _too_large(limit: int) -> str:
     return f"upload too large: the limit is {limit / 1024 ** 2:.0f} MiB"
 
 
-async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str | None, str | None, list[Path]]:
-    """Stream the multipart body to files in `dest`, counting bytes; returns (title, minutes, saved files)."""
+async def _receive_upload(request: Request, dest: Path, limit: int
+                          ) -> tuple[str | None, str | None, list[Path], dict[str, str]]:
+    """Stream the multipart body to files in `dest` (unique safe names), counting bytes; returns
+    (title, minutes, saved files, the user's file name by saved name)."""
     received = 0
     receive = request.receive
 
@@ -294,11 +296,15 @@ async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str
     title = form.get("title")
     minutes = form.get("minutes")
     saved: list[Path] = []
+    originals: dict[str, str] = {}
+    taken: set[str] = set()
     try:
         for upload in form.getlist("file"):
             if not hasattr(upload, "read"):
                 continue
-            target = dest / "in" / safe_filename(upload.filename or "upload")
+            original = Path(upload.filename or "upload").name[:255]
+            target = dest / "in" / unique_filename(original, taken)
+            originals[target.name] = original
             target.parent.mkdir(exist_ok=True)
             with open(target, "wb") as out:
                 while chunk := await upload.read(1024 * 1024):
@@ -309,7 +315,7 @@ async def _receive_upload(request: Request, dest: Path, limit: int) -> tuple[str
     if not saved:
         raise HTTPException(422, "no file: send the video or photos in the multipart field 'file'")
     return (str(title)[:200] if isinstance(title, str) and title.strip() else None,
-            minutes.strip() if isinstance(minutes, str) and minutes.strip() else None, saved)
+            minutes.strip() if isinstance(minutes, str) and minutes.strip() else None, saved, originals)
 
 
 def _check_upload(saved: list[Path], tmp: Path) -> Path:
