@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import av
+from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+MAX_PHOTO_PIXELS = 200_000_000
+"""Largest photo accepted (200 MP: the biggest phone sensors). A small file can claim a huge
+picture (a 48 KB PNG of 20000×20000 px decodes to 1.2 GB), so the header is checked first."""
+Image.MAX_IMAGE_PIXELS = MAX_PHOTO_PIXELS  # PIL's own guard refuses anything beyond as well
+
+
+def check_photo(path: Path, unreadable_ok: bool = False) -> tuple[int, int] | None:
+    """The photo's size from its header; InputError if it has too many pixels, or if it is not an
+    image (None then, with `unreadable_ok`)."""
+    try:
+        with warnings.catch_warnings():  # we decide below, with a message for the user
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except Image.DecompressionBombError:
+        width = height = 0  # PIL refused beyond twice its limit before reporting the size
+    except (UnidentifiedImageError, OSError) as exc:
+        if unreadable_ok:
+            return None
+        raise InputError(f"{path.name} is not a readable image") from exc
+    if width * height > MAX_PHOTO_PIXELS or width * height == 0:
+        size = f"{width}×{height} px ({width * height / 1e6:.0f} MP)" if width else "too many pixels"
+        raise InputError(f"{path.name} is {size}; photos of up to {MAX_PHOTO_PIXELS // 1_000_000} MP are accepted")
+    return width, height
 
 
 @lru_cache(maxsize=1)

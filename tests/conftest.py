@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,19 @@ def completed_scene(tmp_path_factory, orbit_video):
 def ffmpeg(*args: str) -> None:
     """Run the bundled ffmpeg quietly (to make odd test inputs)."""
     subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *args], check=True)
+
+
+def _png_bomb(path: Path, side: int) -> Path:
+    """A greyscale PNG of side×side pixels, a few dozen KB on disk (one colour compresses to nothing)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = zlib.compress(bytes(side + 1) * side, 9)  # each row: filter byte 0, then side black pixels
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture
+def bomb_png():
+    """Makes decompression bombs: `bomb_png(path, side)`."""
+    return _png_bomb

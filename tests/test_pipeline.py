@@ -170,3 +170,13 @@ def test_photos_whose_names_clean_up_alike_are_all_kept(pipeline, tmp_path):
     assert sorted(p.name for p in stored.iterdir()) == ["a_b-2.jpg", "a_b.jpg", "upload.png"]
     names = json.loads(pipeline.store.path(f"uploads/{scene.id}/names.json").read_text())
     assert names == {"a_b.jpg": "a b.jpg", "a_b-2.jpg": "a_b.jpg", "upload.png": "é.png"}
+
+
+def test_a_decompression_bomb_fails_the_scene_clearly(pipeline, tmp_path, bomb_png):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        bomb_png(folder / name, 15000)
+    scene = pipeline.run(pipeline.create_scene(folder, options=FAST).id)
+    assert scene.status == Status.FAILED and scene.error_stage == "frames"
+    assert "a.png is 15000×15000 px (225 MP); photos of up to 200 MP are accepted" in scene.error

@@ -244,3 +244,12 @@ def test_a_video_named_in_any_script_keeps_its_extension_and_title(client, orbit
             r = client.post("/api/scenes", files={"file": (name, f, "video/mp4")})
         assert r.status_code == 201, (name, r.text)
         assert r.json()["title"] == name[:-4][:200] and r.json()["inputKey"].endswith(".mp4")
+
+
+def test_a_decompression_bomb_is_refused_with_a_clear_error(client, tmp_path, bomb_png):
+    bomb = bomb_png(tmp_path / "bomb.png", 20000)
+    assert bomb.stat().st_size < 1_000_000
+    files = [("file", (n, bomb.read_bytes(), "image/png")) for n in ("a.png", "b.png", "c.png")]
+    r = client.post("/api/scenes", files=files)
+    assert r.status_code == 413 and "20000×20000" in r.json()["detail"] and "200 MP" in r.json()["detail"]
+    assert client.get("/api/scenes").json()["scenes"] == []

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
-from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ffmpeg_exe, probe_video
+from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, ffmpeg_exe, probe_video
 from . import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,13 @@ def _from_photos(folder: Path, out_dir: Path, options: FrameOptions, progress: P
     if len(photos) > options.max_frames:
         step = len(photos) / options.max_frames
         photos = [photos[int(i * step)] for i in range(options.max_frames)]
+    for photo in photos:
+        check_photo(photo, unreadable_ok=True)  # refuse a decompression bomb before decoding any
     entries = []
     for i, photo in enumerate(photos):
         try:
             with Image.open(photo) as im:
+                im.draft("RGB", (options.max_size, options.max_size))  # JPEG: decode at a fraction of the size
                 upright = ImageOps.exif_transpose(im)
                 exif = upright.getexif()  # keeps the focal length that COLMAP uses as a prior
                 exif.get_ifd(0x8769)  # load the Exif sub-IFD (FocalLength…) so that it is written too

@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError, SceneBusy, SceneNotFound
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, probe_video
+from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..pipeline import Pipeline, PipelineOptions, keys, unique_filename
 from .worker import Workers
 
@@ -337,6 +337,10 @@ def _check_upload(saved: list[Path], tmp: Path) -> Path:
     folder = tmp / "photos"
     folder.mkdir()
     for photo in photos:
+        try:
+            check_photo(photo, unreadable_ok=True)  # a small file may claim a huge picture
+        except InputError as exc:
+            raise HTTPException(413, str(exc)) from exc
         try:
             with Image.open(photo) as im:
                 im.verify()
