@@ -109,7 +109,7 @@ def _pipeline_options(args) -> PipelineOptions:
         return PipelineOptions(fps=args.fps, max_frames=args.max_frames, iterations=args.iterations,
                                max_gaussians=args.max_gaussians, image_size=args.image_size,
                                sfm_max_size=args.sfm_size, matching=args.matching, sfm_features=args.sfm_features,
-                               device=args.device, minutes=args.minutes)
+                               sh_degree=args.sh_degree, device=args.device, minutes=args.minutes)
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -269,6 +269,8 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"most Gaussians; the budget is 3000 per training view within this cap (default {d.max_gaussians})")
     p.add_argument("--image-size", type=int, default=d.image_size,
                    help=f"long side of training images (default {d.image_size})")
+    p.add_argument("--sh-degree", type=int, default=d.sh_degree, choices=range(4),
+                   help=f"spherical-harmonics degree of the colours, 0-3 (default {d.sh_degree})")
     p.add_argument("--minutes", type=float, default=d.minutes,
                    help="time budget for the whole scene: training steps (and, if they would be too few, the "
                         "image size) are planned from a measured step to finish in about this time (default: none)")

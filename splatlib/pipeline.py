@@ -54,12 +54,19 @@ class PipelineOptions:
     minutes: float | None = None  # time budget for the whole scene; training is planned to fit
 
     def __post_init__(self) -> None:
-        """Reject a choice no stage knows, whether it came from the CLI, the web app or the API."""
+        """Reject a choice no stage knows or a value out of bounds, whether it came from the CLI, the
+        web app or the API (a request must not hold a GPU for hours)."""
         for name, allowed in (("matching", MATCHINGS), ("sfm_features", FEATURES), ("device", DEVICES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.minutes is not None and not MIN_MINUTES <= self.minutes <= MAX_MINUTES:
-            raise ValueError(f"minutes must be between {MIN_MINUTES:g} and {MAX_MINUTES:g}, not {self.minutes!r}")
+        for name, (low, high) in BOUNDS.items():
+            value = getattr(self, name)
+            if value is None and name == "minutes":
+                continue
+            kind = int if isinstance(getattr(PipelineOptions, name), int) and name != "minutes" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+                raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'} from {low:g} to "
+                                 f"{high:g}, not {value!r}")
 
     def train_seconds(self, spent: float) -> float | None:
         """Seconds the train stage may take under the time budget, after `spent` seconds of earlier
@@ -74,8 +81,11 @@ class PipelineOptions:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-MIN_MINUTES, MAX_MINUTES = 0.5, 24 * 60
 CONVERT_RESERVE_S = 5.0
+BOUNDS = {"fps": (0.1, 30), "max_frames": (3, 2000), "sfm_max_size": (240, 4096), "iterations": (50, 30_000),
+          "max_gaussians": (1000, 3_000_000), "image_size": (64, 4096), "sh_degree": (0, 3),
+          "minutes": (0.5, 24 * 60)}
+"""Accepted range of each numeric option (inclusive)."""
 
 
 def keys(scene_id: str) -> dict[str, str]:

@@ -164,6 +164,8 @@ def test_api_routes_and_errors(aws, tmp_path):
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"sfm_features": "orb"}})[0] == 400
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"matching": "vocab_tree"}})[0] == 400
     assert call("POST /scenes", {"filename": "a.mp4", "options": {"minutes": 0.01}})[0] == 400
+    status, body = call("POST /scenes", {"filename": "a.mp4", "options": {"iterations": 10 ** 9}})
+    assert status == 400 and "iterations must be an integer from 50 to 30000" in body["error"]  # no GPU for days
     assert call("GET /scenes/{id}", id="../../etc")[0] == 400
     assert call("GET /scenes/{id}", id="abcdefabcdef")[0] == 404
     status, created = call("POST /scenes", {"filename": "../../my clip.MOV", "title": "Clip"})

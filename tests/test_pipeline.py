@@ -12,7 +12,7 @@ from PIL import Image
 from splatlib.errors import LeaseLost
 from splatlib.formats.ply import read_ply
 from splatlib.library import Status
-from splatlib.pipeline import STAGES, Pipeline
+from splatlib.pipeline import STAGES, Pipeline, PipelineOptions
 from splatlib.stages.sfm import REPORT
 from tests.conftest import FAST
 
@@ -180,3 +180,12 @@ def test_a_decompression_bomb_fails_the_scene_clearly(pipeline, tmp_path, bomb_p
     scene = pipeline.run(pipeline.create_scene(folder, options=FAST).id)
     assert scene.status == Status.FAILED and scene.error_stage == "frames"
     assert "a.png is 15000×15000 px (225 MP); photos of up to 200 MP are accepted" in scene.error
+
+
+@pytest.mark.parametrize("options", [{"iterations": 10 ** 9}, {"iterations": 2.5}, {"fps": float("nan")},
+                                     {"max_gaussians": 10 ** 8}, {"sh_degree": 4}, {"image_size": True},
+                                     {"minutes": 0.1}, {"max_frames": 2}])
+def test_options_out_of_bounds_are_refused(options):
+    name = next(iter(options))
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        PipelineOptions(**options)

@@ -60,9 +60,9 @@ variable "max_upload_mb" {
 }
 
 variable "lambda_concurrency" {
-  description = "Reserved concurrency of each API Lambda."
+  description = "Reserved concurrency of each api Lambda, or null (default) for none. A reservation is taken from the account's pool, of which 100 must stay unreserved: on a new account (quota 1000, sometimes 10) reserving makes apply fail."
   type        = number
-  default     = 20
+  default     = null
 }
 
 variable "log_retention_days" {

@@ -95,9 +95,9 @@ variable "gpu_max_vcpus" {
 }
 
 variable "lambda_concurrency" {
-  description = "Reserved concurrency of each pipeline Lambda (how many scenes extract/convert at once)."
+  description = "Reserved concurrency of each pipeline Lambda, or null (default) for none. A reservation is taken from the account's pool, of which 100 must stay unreserved: on a new account (quota 1000, sometimes 10) reserving makes apply fail."
   type        = number
-  default     = 10
+  default     = null
 }
 
 variable "log_retention_days" {
