@@ -11,6 +11,11 @@ region=$(echo "$registry" | cut -d. -f4)
 aws ecr get-login-password --region "$region" | docker login --username AWS --password-stdin "$registry"
 for image in colmap train lambda; do
   url=$(echo "$repos" | python3 -c "import json,sys; print(json.load(sys.stdin)['$image'])")
+  if aws ecr describe-images --region "$region" --repository-name "${url#*/}" --image-ids "imageTag=$tag" \
+      >/dev/null 2>&1; then  # tags are immutable: a rerun after a partial failure skips what is pushed
+    echo "$url:$tag is already in the registry; skipping"
+    continue
+  fi
   docker build --platform linux/amd64 --provenance=false -f "docker/$image.Dockerfile" -t "$url:$tag" .
   docker push "$url:$tag"
 done

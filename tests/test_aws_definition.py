@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -74,3 +75,23 @@ def test_retries_and_no_task_tokens(asl):
 ])
 def test_failure_messages_are_readable(stage, error, expected):
     assert describe_failure(stage, error) == expected
+
+
+def test_a_job_cancelled_for_want_of_capacity_says_so(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("QUEUE_WAIT_MINUTES", "60")
+    cancelled = {"Error": "States.TaskFailed", "Cause": json.dumps({
+        "Status": "FAILED", "StatusReason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "Attempts": []})}
+    assert describe_failure("train", cancelled).startswith("train failed: no GPU capacity in eu-west-1 after 60 minutes")
+    assert describe_failure("sfm", cancelled).startswith("sfm failed: no CPU capacity in eu-west-1 after 60 minutes")
+
+
+def test_state_machine_timeouts_cover_every_attempt_and_the_queue_wait(asl):
+    batch = (ASL.parents[0] / "batch.tf").read_text()
+    variables = (ASL.parents[0] / "variables.tf").read_text()
+    longest_wait = int(re.search(r"var\.queue_wait_minutes <= (\d+)", variables).group(1)) * 60
+    attempts = int(re.search(r"attempts = (\d+)", batch).group(1))
+    states = asl["States"]
+    for job, state in (("colmap", "RunCOLMAP"), ("train", "Run3DGS")):
+        per_attempt = int(re.search(rf"^\s*{job}\s*=\s*\{{[^}}\n]*timeout = (\d+)", batch, re.M).group(1))
+        assert states[state]["TimeoutSeconds"] >= attempts * per_attempt + longest_wait, state

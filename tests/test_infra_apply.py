@@ -31,7 +31,8 @@ from .test_infra import INFRA, provider_mirror
 
 DOCKER = Path(__file__).resolve().parents[1] / "docker"
 
-SERVICES = ["apigatewayv2", "batch", "cloudwatchlogs", "dynamodb", "ec2", "ecr", "iam", "kms", "lambda", "s3",
+SERVICES = ["apigatewayv2", "batch", "budgets", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "ecr", "events", "iam", "kms",
+            "lambda", "s3", "sns",
             "sfn", "sqs", "sts"]
 
 
@@ -176,6 +177,18 @@ def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, t
     assert set(jobs) == {"splat-example-colmap", "splat-example-train"}
     for job in jobs.values():
         assert job["retryStrategy"]["attempts"] == 3 and job["containerProperties"]["image"].endswith(":t1")
+    # each queue: Spot first, on-demand behind it, and a RUNNABLE limit that cancels for want of capacity
+    envs = {e["computeEnvironmentArn"]: e for e in client("batch").describe_compute_environments()["computeEnvironments"]}
+    for queue in client("batch").describe_job_queues()["jobQueues"]:
+        order = sorted(queue["computeEnvironmentOrder"], key=lambda o: o["order"])
+        assert [envs[o["computeEnvironment"]]["computeResources"]["type"] for o in order] == ["SPOT", "EC2"]
+        (limit,) = queue["jobStateTimeLimitActions"]
+        assert limit["state"] == "RUNNABLE" and limit["action"] == "CANCEL" and limit["maxTimeSeconds"] == 3600
+    gpu = [e for e in envs.values() if e["computeEnvironmentName"].endswith("gpu-spot")][0]
+    assert gpu["computeResources"]["ec2Configuration"][0]["imageType"] == "ECS_AL2023_NVIDIA"
+    alarms = {a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    assert {"splat-example-executions-failed", "splat-example-failed-starts",
+            "splat-example-extract-frames-throttles"} <= alarms
     scene_id = _scene_with_frames(moto_server, out, orbit_video, monkeypatch)
     sfm = _run_container("colmap", jobs["splat-example-colmap"], scene_id, moto_server, tmp_path)
     assert sfm.returncode == 0, sfm.stderr[-2000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 _BATCH_HINTS = {
     "Host EC2": "the Spot instance running it was reclaimed",
@@ -24,7 +25,7 @@ def describe_failure(stage: str, error: dict | None) -> str:
         prefix = f"{stage} failed: "
         return why if why.startswith(prefix) else prefix + why
     if isinstance(detail, dict) and ("StatusReason" in detail or "Attempts" in detail):  # a Batch job ended FAILED
-        why = _batch_reason(detail)
+        why = _batch_reason(stage, detail)
     elif name == "States.Timeout":
         why = "it ran past its time limit"
     elif name == "States.HeartbeatTimeout":
@@ -34,10 +35,16 @@ def describe_failure(stage: str, error: dict | None) -> str:
     return f"{stage} failed: {why}"[:1000]
 
 
-def _batch_reason(job: dict) -> str:
+def _batch_reason(stage: str, job: dict) -> str:
     attempts = job.get("Attempts") or []
     container = (attempts[-1].get("Container") or {}) if attempts else {}
     texts = [t for t in (job.get("StatusReason"), container.get("Reason")) if t]
+    if any("INSUFFICIENT_INSTANCE_CAPACITY" in t for t in texts):  # the queue's RUNNABLE time limit (batch.tf)
+        kind = "GPU" if stage == "train" else "CPU"
+        region = os.environ.get("AWS_REGION", "this region")
+        wait = os.environ.get("QUEUE_WAIT_MINUTES", "?")
+        return (f"no {kind} capacity in {region} after {wait} minutes; retry later, or ask AWS for more "
+                f"{'G-instance ' if kind == 'GPU' else ''}Spot/on-demand vCPU quota")
     for text in texts:
         for key, hint in _BATCH_HINTS.items():
             if key in text:

@@ -44,17 +44,19 @@ module "registry" {
 }
 
 module "pipeline" {
-  source            = "../../modules/pipeline"
-  project           = var.project
-  environment       = var.environment
-  common_tags       = local.tags
-  assets_bucket     = module.storage.bucket
-  assets_bucket_arn = module.storage.bucket_arn
-  scenes_table      = module.storage.table
-  scenes_table_arn  = module.storage.table_arn
-  kms_key_arn       = module.storage.kms_key_arn
-  images            = local.images
-  nat_per_az        = var.nat_per_az
+  source             = "../../modules/pipeline"
+  project            = var.project
+  environment        = var.environment
+  common_tags        = local.tags
+  assets_bucket      = module.storage.bucket
+  assets_bucket_arn  = module.storage.bucket_arn
+  scenes_table       = module.storage.table
+  scenes_table_arn   = module.storage.table_arn
+  kms_key_arn        = module.storage.kms_key_arn
+  images             = local.images
+  nat_per_az         = var.nat_per_az
+  alarm_email        = var.alarm_email
+  monthly_budget_usd = var.monthly_budget_usd
 }
 
 module "api" {
@@ -68,6 +70,7 @@ module "api" {
   scenes_table_arn  = module.storage.table_arn
   kms_key_arn       = module.storage.kms_key_arn
   state_machine_arn = module.pipeline.state_machine_arn
+  alarm_topic_arn   = module.pipeline.alarm_topic_arn
   lambda_image      = local.images["lambda"]
   max_upload_mb     = var.max_upload_mb
 }

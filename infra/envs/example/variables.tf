@@ -45,3 +45,15 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "alarm_email" {
+  description = "Address that receives the alarms (confirm the subscription mail), or null."
+  type        = string
+  default     = null
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget with an alarm at 80% of the forecast, or null."
+  type        = number
+  default     = null
+}

@@ -223,3 +223,19 @@ resource "aws_s3_bucket_notification" "uploads" {
   }
   depends_on = [aws_lambda_permission.upload]
 }
+
+resource "aws_cloudwatch_metric_alarm" "failed_starts" {
+  alarm_name          = "${local.name}-failed-starts"
+  alarm_description   = "An upload landed but its pipeline could not be started (messages in the dead-letter queue)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.failed_starts.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  tags                = var.common_tags
+}

@@ -70,3 +70,8 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for the alarm on uploads whose pipeline could not be started (pipeline module output)."
+  type        = string
+}

@@ -13,8 +13,9 @@ locals {
   partition  = data.aws_partition.current.partition
 
   stage_env = {
-    ASSETS_BUCKET   = var.assets_bucket
-    SCENES_TABLE    = var.scenes_table
-    NUMBA_CACHE_DIR = "/tmp/numba"
+    ASSETS_BUCKET      = var.assets_bucket
+    SCENES_TABLE       = var.scenes_table
+    NUMBA_CACHE_DIR    = "/tmp/numba"
+    QUEUE_WAIT_MINUTES = tostring(var.queue_wait_minutes) # for the "no capacity" message
   }
 }

@@ -12,3 +12,8 @@ output "job_queues" {
   description = "Batch job queue ARNs (cpu: COLMAP, gpu: training)."
   value       = { for key, queue in aws_batch_job_queue.this : key => queue.arn }
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the pipeline's alarms (the api module adds its own)."
+  value       = aws_sns_topic.alarms.arn
+}

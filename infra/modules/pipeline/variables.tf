@@ -105,3 +105,37 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "on_demand_fallback" {
+  description = "Put an on-demand compute environment behind each Spot one (jobs still run when Spot capacity or quota is missing)."
+  type        = bool
+  default     = true
+}
+
+variable "queue_wait_minutes" {
+  description = "How long a Batch job may wait for an instance (RUNNABLE) before it is cancelled and its scene fails with 'no capacity'."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.queue_wait_minutes >= 10 && var.queue_wait_minutes <= 120
+    error_message = "Between 10 and 120 minutes (the state machine's timeouts allow 120)."
+  }
+}
+
+variable "batch_root_volume_gb" {
+  description = "Root volume of the Batch hosts: the CUDA training image and a scene's data must fit."
+  type        = number
+  default     = 100
+}
+
+variable "alarm_email" {
+  description = "Address that receives the pipeline's alarms (it must confirm the subscription), or null."
+  type        = string
+  default     = null
+}
+
+variable "monthly_budget_usd" {
+  description = "A monthly cost budget that alarms at 80% of its forecast, or null for none."
+  type        = number
+  default     = null
+}
