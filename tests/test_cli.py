@@ -147,4 +147,13 @@ def test_minutes_budget_end_to_end(tmp_path, capsys, orbit_video):
 
 def test_bad_minutes_is_a_usage_error_before_any_scene(tmp_path, capsys, orbit_video):
     assert main(["run", str(orbit_video), "--minutes", "0", "--library", str(tmp_path / "lib")]) == 2
-    assert "minutes must be between" in capsys.readouterr().err
+    assert "minutes must be a number from 0.5 to 1440" in capsys.readouterr().err
+
+
+def test_convert_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    bad = tmp_path / "bad.ply"
+    bad.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex\nend_header\n")
+    assert main(["convert", str(bad), str(tmp_path / "out.splat")]) == 2
+    assert "malformed PLY header line 'element vertex'" in capsys.readouterr().err
+    assert main(["convert", str(bad), str(tmp_path / "missing" / "out.splat")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """The HTTP API through FastAPI's test client: every endpoint and every error."""
 
 import json
+import os
 import time
 
 import numpy as np
@@ -253,3 +254,18 @@ def test_a_decompression_bomb_is_refused_with_a_clear_error(client, tmp_path, bo
     r = client.post("/api/scenes", files=files)
     assert r.status_code == 413 and "20000×20000" in r.json()["detail"] and "200 MP" in r.json()["detail"]
     assert client.get("/api/scenes").json()["scenes"] == []
+
+
+def test_small_defects_are_4xx_not_500(client, tmp_path):
+    assert client.get("/api/scenes?offset=99999999999999999999999").status_code == 422
+    assert client.get("/api/scenes/abcdefabcdef%0A").status_code == 400  # a trailing newline is no id
+
+
+def test_stale_upload_folders_are_removed_at_start(tmp_path):
+    tmp_root = tmp_path / "lib" / "tmp"
+    old, fresh = tmp_root / "tmpold", tmp_root / "tmpfresh"
+    for folder in (old, fresh):
+        (folder / "in").mkdir(parents=True)
+    os.utime(old, (time.time() - 2 * 3600,) * 2)
+    with make_client(tmp_path):
+        assert not old.exists() and fresh.exists()  # a fresh one may be another server's upload

@@ -29,6 +29,8 @@ def convert(src: Path, dst: Path) -> int:
     writer = WRITERS.get(Path(dst).suffix.lower())
     if writer is None:
         raise FormatError(f"cannot write {Path(dst).name}: known formats are {', '.join(WRITERS)}")
+    if not Path(dst).resolve().parent.is_dir():
+        raise FormatError(f"cannot write {dst}: the folder {Path(dst).resolve().parent} does not exist")
     g = read_any(src, higher_sh=writer is not write_splat)  # .splat keeps no higher SH bands
     writer(dst, g)
     return len(g)

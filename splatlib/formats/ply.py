@@ -60,22 +60,26 @@ def read_ply(path: Path, higher_sh: bool = True) -> Gaussians:
             if not line:
                 raise FormatError(f"{path.name}: the PLY header has no end_header")
             words = line.decode("ascii", "replace").split()
-            if not words or words[0] in ("comment", "obj_info"):
-                continue
-            if words[0] == "end_header":
-                break
-            if words[0] == "format":
-                fmt = words[1]
-            elif words[0] == "element":
-                in_vertex = words[1] == "vertex"
-                if in_vertex:
-                    count = int(words[2])
-                elif count is None:
-                    raise FormatError(f"{path.name}: elements before 'vertex' are not supported")
-            elif words[0] == "property" and in_vertex:
-                if words[1] == "list" or words[1] not in _PLY_TYPES:
-                    raise FormatError(f"{path.name}: unsupported vertex property type {words[1]}")
-                props.append((words[2], _PLY_TYPES[words[1]]))
+            try:
+                if not words or words[0] in ("comment", "obj_info"):
+                    continue
+                if words[0] == "end_header":
+                    break
+                if words[0] == "format":
+                    fmt = words[1]
+                elif words[0] == "element":
+                    in_vertex = words[1] == "vertex"
+                    if in_vertex:
+                        count = int(words[2])
+                    elif count is None:
+                        raise FormatError(f"{path.name}: elements before 'vertex' are not supported")
+                elif words[0] == "property" and in_vertex:
+                    if words[1] == "list" or words[1] not in _PLY_TYPES:
+                        raise FormatError(f"{path.name}: unsupported vertex property type {words[1]}")
+                    props.append((words[2], _PLY_TYPES[words[1]]))
+            except (IndexError, ValueError):
+                text = line.decode("ascii", "replace").strip()[:80]
+                raise FormatError(f"{path.name}: malformed PLY header line {text!r}") from None
         if fmt != "binary_little_endian":
             raise FormatError(f"{path.name}: only binary_little_endian PLY is supported, not {fmt}")
         if count is None:

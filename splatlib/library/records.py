@@ -29,7 +29,7 @@ def new_scene_id() -> str:
 
 def validate_scene_id(scene_id: str) -> str:
     """Return `scene_id` if it has the shape of a generated id; InputError otherwise."""
-    if not isinstance(scene_id, str) or not _ID_RE.match(scene_id):
+    if not isinstance(scene_id, str) or not _ID_RE.fullmatch(scene_id):  # match() took "…\n" as well
         raise InputError(f"{scene_id!r} is not a valid scene id")
     return scene_id
 

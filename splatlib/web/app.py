@@ -10,6 +10,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -111,6 +112,19 @@ def refusal(request: Request, allowed: set[str] | None) -> tuple[int, str] | Non
     return None
 
 
+STALE_UPLOAD_SECONDS = 3600
+
+
+def remove_stale_uploads(tmp_root: Path) -> None:
+    """Remove what a server killed mid-upload left in the library's tmp/ (older than an hour: another
+    server on the same library may be receiving an upload right now)."""
+    if not tmp_root.is_dir():
+        return
+    for entry in tmp_root.iterdir():
+        if time.time() - entry.stat().st_mtime > STALE_UPLOAD_SECONDS:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+
 def find_vendor_dir() -> Path | None:
     """node_modules of the checkout (npm ci), which holds three.js and Spark for the viewer."""
     here = Path(__file__).resolve()
@@ -128,6 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
     store = LocalStore(home / "store")
     pipeline = Pipeline(catalog, store)
     workers = Workers(lambda: Pipeline(SQLiteCatalog(home / "catalog.sqlite"), store), settings.concurrency)
+    remove_stale_uploads(home / "tmp")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -213,7 +228,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/scenes")
     def list_scenes(status: Status | None = None, limit: int = Query(50, ge=1, le=500),
-                    offset: int = Query(0, ge=0)) -> dict:
+                    offset: int = Query(0, ge=0, le=10 ** 9)) -> dict:
         """Scenes, newest first."""
         return {"scenes": [scene_json(s) for s in catalog.list(status, limit, offset)],
                 "limit": limit, "offset": offset}
