@@ -1,3 +1,7 @@
 """Splat Library: phone video or photos in, a 3D Gaussian Splatting scene out."""
 
+from . import threads
+
+threads.configure()  # before anything imports torch or numba: every entry point (CLI, server, Lambda, Batch)
+
 __version__ = "0.1.0"
