@@ -212,11 +212,14 @@ class Pipeline:
         return scene
 
     def delete(self, scene_id: str) -> None:
-        """Remove a scene's record and all its files."""
-        ensure_not_busy(self.catalog.get(scene_id))
+        """Remove a scene's record and all its files. The record goes first, and only if nobody
+        claimed the scene since it was read, so a worker never runs a scene whose files are gone."""
+        seen = self.catalog.get(scene_id)
+        ensure_not_busy(seen)
+        if not self.catalog.delete(scene_id, seen):
+            raise SceneBusy(f"scene {scene_id} was just claimed by {self.catalog.get(scene_id).worker}")
         for prefix in keys(scene_id).values():
             self.store.delete_prefix(prefix)
-        self.catalog.delete(scene_id)
 
     # ---- running ----------------------------------------------------------------------
     def retry(self, scene_id: str, until: str | None = None) -> Scene:

@@ -169,3 +169,18 @@ def test_writes_are_fenced_by_the_claim(open_catalog):
     assert other.update(scene.id, ("host:1", 2), progress=0.7).progress == 0.7
     with pytest.raises(SceneNotFound):
         cat.update(new_scene_id(), first, progress=0.1)
+
+
+def test_delete_loses_to_a_claim_made_after_the_read(open_catalog):
+    cat, other = open_catalog(), open_catalog()
+    scene = Scene(id=new_scene_id(), title="t")
+    cat.put(scene)
+    seen = cat.get(scene.id)  # a DELETE request read the queued scene…
+    assert other.claim(scene.id, other.get(scene.id), "host:2", time.time() + 60)  # …a worker claimed it
+    assert cat.delete(scene.id, seen) is False and cat.get(scene.id).worker == "host:2"
+    now = cat.get(scene.id)
+    assert cat.delete(scene.id, now) is True
+    with pytest.raises(SceneNotFound):
+        cat.delete(scene.id, now)
+    with pytest.raises(SceneNotFound):
+        cat.delete(scene.id)

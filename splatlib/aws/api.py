@@ -138,10 +138,11 @@ def _route(event: dict) -> tuple[int, dict]:
     if route == "DELETE /scenes/{id}":
         if _running(scene):
             raise HttpError(409, f"scene {scene.id} is being processed; wait for it to finish")
+        if not catalog.delete(scene.id, scene):  # the record first, only if nobody started it meanwhile
+            raise HttpError(409, f"scene {scene.id} was just started; wait for it to finish")
         store = _store()
         for prefix in keys(scene.id).values():
             store.delete_prefix(prefix)
-        catalog.delete(scene.id)
         return 200, {"deleted": scene.id}
     raise HttpError(404, f"no route {route!r}")
 

@@ -137,9 +137,25 @@ class DynamoDBCatalog:
             return False
         return True
 
-    def delete(self, scene_id: str) -> None:
-        """Remove a record; SceneNotFound if there is none."""
+    def delete(self, scene_id: str, seen: Scene | None = None) -> bool:
+        """Remove a record (with `seen`: only if its status, owner and generation are still those);
+        False if `seen` is out of date, SceneNotFound if there is no record."""
+        names, values, conditions = {"#id": "id"}, {}, ["attribute_exists(#id)"]
+        if seen is not None:
+            names.update({"#s": "status", "#w": "worker", "#g": "generation"})
+            values[":s"] = seen.status.value
+            conditions.append("#s = :s")
+            if seen.worker is None:
+                conditions.append("attribute_not_exists(#w)")
+            else:
+                values[":w"] = seen.worker
+                conditions.append("#w = :w")
+            values[":g"] = seen.generation
+            conditions.append("(#g = :g OR attribute_not_exists(#g))" if not seen.generation else "#g = :g")
         try:
-            self.table.delete_item(Key={"id": scene_id}, ConditionExpression="attribute_exists(id)")
+            self.table.delete_item(Key={"id": scene_id}, ConditionExpression=" AND ".join(conditions),
+                                   ExpressionAttributeNames=names, **({"ExpressionAttributeValues": values} if values else {}))
         except self.table.meta.client.exceptions.ConditionalCheckFailedException:
-            raise SceneNotFound(f"no scene with id {scene_id}") from None
+            self.get(scene_id)  # SceneNotFound if it is gone
+            return False
+        return True

@@ -35,7 +35,7 @@ class Catalog(Protocol):
 
     def list(self, status: Status | None = None, limit: int = 100, offset: int = 0) -> list[Scene]: ...
 
-    def delete(self, scene_id: str) -> None: ...
+    def delete(self, scene_id: str, seen: Scene | None = None) -> bool: ...
 
     def claim(self, scene_id: str, seen: Scene, worker: str, lease_until: float) -> bool: ...
 
@@ -138,7 +138,14 @@ class SQLiteCatalog:
              seen.status.value, seen.worker or "", seen.lease_until or 0, seen.generation))
         return cur.rowcount == 1
 
-    def delete(self, scene_id: str) -> None:
-        """Remove a record; SceneNotFound if there is none."""
-        if self._conn().execute("DELETE FROM scenes WHERE id = ?", (scene_id,)).rowcount == 0:
-            raise SceneNotFound(f"no scene with id {scene_id}")
+    def delete(self, scene_id: str, seen: Scene | None = None) -> bool:
+        """Remove a record (with `seen`: only if its status, owner and generation are still those);
+        False if `seen` is out of date, SceneNotFound if there is no record."""
+        where, args = "id = ?", [scene_id]
+        if seen is not None:
+            where += " AND status = ? AND IFNULL(worker, '') = ? AND IFNULL(generation, 0) = ?"
+            args += [seen.status.value, seen.worker or "", seen.generation]
+        if self._conn().execute(f"DELETE FROM scenes WHERE {where}", args).rowcount == 0:
+            self.get(scene_id)  # SceneNotFound if it is gone
+            return False
+        return True
