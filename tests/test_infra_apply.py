@@ -194,6 +194,21 @@ def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, t
     alarms = {a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]}
     assert {"splat-example-executions-failed", "splat-example-failed-starts",
             "splat-example-extract-frames-throttles"} <= alarms
+    # IAM: the pipeline never writes or deletes under uploads/; SubmitJob only for our queues and jobs;
+    # services that document it must act for this account
+    iam = client("iam")
+    for role, policy in (("splat-example-batch-job", "stages"), ("splat-example-lambda", "stages")):
+        statements = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]["Statement"]
+        for st in statements:
+            writes = {"s3:PutObject", "s3:DeleteObject"} & set(st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            assert not writes or all(r.split(":::", 1)[1].split("/", 1)[1].split("/")[0] in ("frames", "sfm", "outputs")
+                                     for r in resources), (role, st)
+    sfn_policy = iam.get_role_policy(RoleName="splat-example-sfn", PolicyName="pipeline")["PolicyDocument"]
+    (submit,) = [st for st in sfn_policy["Statement"] if "batch:SubmitJob" in st["Action"]]
+    assert "*" not in submit["Resource"] and len(submit["Resource"]) == 4
+    trust = iam.get_role(RoleName="splat-example-sfn")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
     scene_id = _scene_with_frames(moto_server, out, orbit_video, monkeypatch)
     sfm = _run_container("colmap", jobs["splat-example-colmap"], scene_id, moto_server, tmp_path)
     assert sfm.returncode == 0, sfm.stderr[-2000:]

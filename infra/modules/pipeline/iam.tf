@@ -7,14 +7,25 @@ locals {
     batch-job      = "ecs-tasks.amazonaws.com"
     flow-logs      = "vpc-flow-logs.amazonaws.com"
   }
+  # services whose trust may require the request to come from this account (confused-deputy
+  # prevention, as each service documents); Lambda and EC2 do not send aws:SourceAccount when
+  # they assume an execution or instance role, so a condition there would lock them out
+  source_account_checked = ["sfn", "batch-service", "batch-job", "flow-logs"]
 
-  # What every stage may do with the library: read and write its files, records and key.
+  # What every stage may do with the library: read every file, write and delete only what the
+  # stages derive (the original under uploads/ is never modified), its records and its key.
   library_statements = [
     {
-      Sid      = "Files"
+      Sid      = "ReadFiles"
       Effect   = "Allow"
-      Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+      Action   = ["s3:GetObject"]
       Resource = ["${var.assets_bucket_arn}/*"]
+    },
+    {
+      Sid      = "WriteDerivedFiles"
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:DeleteObject"]
+      Resource = [for prefix in ["frames", "sfm", "outputs"] : "${var.assets_bucket_arn}/${prefix}/*"]
     },
     {
       Sid      = "ListFiles"
@@ -44,16 +55,20 @@ resource "aws_iam_role" "service" {
   tags     = var.common_tags
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = [merge({
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = each.value }
-    }]
+      }, contains(local.source_account_checked, each.key) ? {
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    } : {})]
   })
 }
 
 # ---- Step Functions --------------------------------------------------------------------
 resource "aws_iam_role_policy" "sfn" {
+  #checkov:skip=CKV_AWS_290:batch:DescribeJobs/TerminateJob under submitJob.sync take no narrower resource (AWS docs; DESIGN.md 5.2)
+  #checkov:skip=CKV_AWS_355:the same statements, and log delivery and X-Ray, which take only "*"
   name = "pipeline"
   role = aws_iam_role.service["sfn"].id
   policy = jsonencode({
@@ -66,10 +81,17 @@ resource "aws_iam_role_policy" "sfn" {
         Resource = flatten([for fn in aws_lambda_function.this : [fn.arn, "${fn.arn}:*"]])
       },
       {
-        # batch:submitJob.sync: Batch's job-level actions take no narrower resource for DescribeJobs.
-        Sid      = "RunBatchJobs"
+        Sid    = "SubmitOurJobs"
+        Effect = "Allow"
+        Action = ["batch:SubmitJob"]
+        Resource = concat([for q in aws_batch_job_queue.this : q.arn],
+        [for j in aws_batch_job_definition.this : "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-definition/${j.name}:*"])
+      },
+      {
+        # batch:submitJob.sync watches and stops the job: these take no narrower resource
+        Sid      = "WatchBatchJobs"
         Effect   = "Allow"
-        Action   = ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"]
+        Action   = ["batch:DescribeJobs", "batch:TerminateJob"]
         Resource = "*"
       },
       {
@@ -95,6 +117,8 @@ resource "aws_iam_role_policy" "sfn" {
 
 # ---- Lambda ------------------------------------------------------------------------------
 resource "aws_iam_role_policy" "lambda" {
+  #checkov:skip=CKV_AWS_290:X-Ray trace upload takes only "*"
+  #checkov:skip=CKV_AWS_355:X-Ray trace upload takes only "*"
   name = "stages"
   role = aws_iam_role.service["lambda"].id
   policy = jsonencode({

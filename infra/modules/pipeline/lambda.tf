@@ -3,7 +3,9 @@
 
 locals {
   functions = {
-    extract_frames = { handler = "splatlib.aws.handlers.extract_frames", memory = 3008, timeout = 900, tmp = 10240 }
+    # 10 GB of memory brings 6 vCPUs for ffmpeg's decoding of a long 4K upload within the 15 minutes
+    # (frames are capped: 300 by default, 2000 at most); about a cent per minute of a scene's extraction
+    extract_frames = { handler = "splatlib.aws.handlers.extract_frames", memory = 10240, timeout = 900, tmp = 10240 }
     convert        = { handler = "splatlib.aws.handlers.convert", memory = 3008, timeout = 900, tmp = 4096 }
     handle_failure = { handler = "splatlib.aws.handlers.handle_failure", memory = 512, timeout = 60, tmp = 512 }
   }
