@@ -189,6 +189,11 @@ def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, t
     for queue in queues:
         (limit,) = queue["values"]["job_state_time_limit_action"]
         assert limit["state"] == "RUNNABLE" and limit["action"] == "CANCEL" and limit["max_time_seconds"] == 3600
+    (template,) = [r for m in state["child_modules"] for r in m["resources"] if r["type"] == "aws_launch_template"]
+    (disk,) = template["values"]["block_device_mappings"]
+    assert disk["ebs"][0]["volume_size"] == 100 and disk["ebs"][0]["encrypted"] == "true"
+    for job in jobs.values():
+        assert {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"} in job["containerProperties"]["environment"]
     gpu = [e for e in envs.values() if e["computeEnvironmentName"].endswith("gpu-spot")][0]
     assert gpu["computeResources"]["ec2Configuration"][0]["imageType"] == "ECS_AL2023_NVIDIA"
     alarms = {a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]}
