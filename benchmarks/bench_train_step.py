@@ -2,11 +2,18 @@
 splatlib's numba rasterizer against a vectorised PyTorch autograd rasterizer, same scenes, same run.
 
 Run: .venv/bin/python benchmarks/bench_train_step.py [--sizes 10000x256x256 ...] [--steps 10]
+
+Sharing the machine: `--concurrent N` times each size in one process alone, then in N processes at
+once (same run), and reports each one's slowdown against alone (ideal: N× on N busy cores or fewer);
+`--wait-policy active` runs the children with OpenMP's spinning waits, as before splatlib.threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,13 +26,45 @@ DEFAULT_SIZES = ["10000x256x256", "50000x256x256", "200000x256x256",
                  "10000x640x480", "50000x640x480", "200000x640x480"]
 
 
+CHILD = ("import json, sys; from splatlib.gs.bench import time_train_step; "
+         "print(json.dumps(time_train_step(*map(int, sys.argv[1:4]), steps=int(sys.argv[4]))))")
+
+
+def _children(n: int, w: int, h: int, steps: int, count: int, env: dict) -> list[float]:
+    """ms per step of `count` processes timing the same step at once."""
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(n), str(w), str(h), str(steps)], env=env,
+                              stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    return [json.loads(p.communicate()[0].strip().splitlines()[-1])["ms_per_step"] for p in procs]
+
+
+def concurrent(sizes: list[str], count: int, steps: int, wait_policy: str | None, repeats: int) -> None:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    if wait_policy:
+        env["OMP_WAIT_POLICY"] = wait_policy.upper()
+    print(f"{'gaussians':>9} {'size':>9} {'alone ms':>9}  {count} at once: ms each (× alone)")
+    for spec in sizes:
+        n, w, h = (int(x) for x in spec.split("x"))
+        for _ in range(repeats):
+            alone = _children(n, w, h, steps, 1, env)[0]
+            together = _children(n, w, h, steps, count, env)
+            print(f"{n:>9} {f'{w}x{h}':>9} {alone:>9.1f}  " + "  ".join(f"{t:.1f} ({t / alone:.2f}×)" for t in together),
+                  flush=True)
+    print(f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'PASSIVE (splatlib.threads)')}; medians over {steps} steps")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="GAUSSIANSxWIDTHxHEIGHT")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--baseline-steps", type=int, default=3)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--concurrent", type=int, default=0, metavar="N", help="also time N processes at once")
+    parser.add_argument("--wait-policy", choices=["active", "passive"], help="OMP_WAIT_POLICY for --concurrent")
+    parser.add_argument("--repeats", type=int, default=3, help="--concurrent: alone/together rounds per size")
     args = parser.parse_args()
+    if args.concurrent:
+        concurrent(args.sizes, args.concurrent, args.steps, args.wait_policy, args.repeats)
+        return
     print(f"{'gaussians':>9} {'size':>9} {'splatlib ms':>12} {'torch ms':>9} {'speed-up':>9}")
     for spec in args.sizes:
         n, w, h = (int(x) for x in spec.split("x"))
