@@ -30,29 +30,30 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alarm_email
 }
 
-resource "aws_cloudwatch_metric_alarm" "executions_failed" {
-  alarm_name          = "${local.name}-executions-failed"
-  alarm_description   = "A scene's pipeline execution failed (its record says why)."
-  namespace           = "AWS/States"
-  metric_name         = "ExecutionsFailed"
-  dimensions          = { StateMachineArn = aws_sfn_state_machine.pipeline.arn }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.common_tags
+locals {
+  alarms = merge(
+    {
+      executions-failed = {
+        namespace  = "AWS/States", metric = "ExecutionsFailed", description = "A scene's pipeline execution failed (its record says why)."
+        dimensions = { StateMachineArn = aws_sfn_state_machine.pipeline.arn }
+      }
+    },
+    { for pair in setproduct(keys(local.functions), ["Errors", "Throttles"]) :
+      "${replace(pair[0], "_", "-")}-${lower(pair[1])}" => {
+        namespace  = "AWS/Lambda", metric = pair[1], description = "${pair[1]} of the ${pair[0]} function."
+        dimensions = { FunctionName = aws_lambda_function.this[pair[0]].function_name }
+      }
+    }
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda" {
-  for_each            = { for pair in setproduct(keys(local.functions), ["Errors", "Throttles"]) : "${pair[0]}-${pair[1]}" => pair }
-  alarm_name          = "${local.name}-${replace(each.value[0], "_", "-")}-${lower(each.value[1])}"
-  alarm_description   = "${each.value[1]} of the ${each.value[0]} function."
-  namespace           = "AWS/Lambda"
-  metric_name         = each.value[1]
-  dimensions          = { FunctionName = aws_lambda_function.this[each.value[0]].function_name }
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each            = local.alarms
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
