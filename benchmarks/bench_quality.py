@@ -202,17 +202,15 @@ def main() -> None:
                 print(f"{scene:<15} {label:<10} {fmt(row)}{delta}", flush=True)
                 if row.get("curve"):
                     print(f"{'':<15} {'':<10} curve (s, dB): " + " ".join(f"{s:.0f}:{p:.1f}" for s, p in row["curve"]))
+            if args.update:  # after every scene, so an interrupted ledger keeps what it measured
+                committed = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "options": variants[0][1],
+                             "scenes": committed.get("scenes", {}) | {scene: results[variants[0][0]][scene]}}
+                RESULTS.parent.mkdir(exist_ok=True)
+                RESULTS.write_text(json.dumps(committed, indent=1) + "\n")
     finally:
         shutil.rmtree(inputs, ignore_errors=True)
         if worktree is not None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
-    if args.update:
-        label = variants[0][0]
-        committed = {"date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "options": variants[0][1],
-                     "scenes": committed.get("scenes", {}) | results.get(label, {})}
-        RESULTS.parent.mkdir(exist_ok=True)
-        RESULTS.write_text(json.dumps(committed, indent=1) + "\n")
-        print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":
