@@ -23,8 +23,8 @@ _WALL_RADIUS = 5.0
 
 DEMO_VIDEO = {"seconds": 10.0, "fps": 10.0}  # `splatlib demo`'s input: 100 frames at 480×360
 DEMO_OPTIONS = {"iterations": 600, "image_size": 320, "max_gaussians": 40_000}
-"""The demo's pipeline settings beside the defaults: a one-minute run on 2 cores (quality ledger,
-benchmarks/bench_quality.py: 22.4 dB held-out in 48 s of stages on 2026-12-03)."""
+"""The demo's pipeline settings beside the defaults: about a minute on 2 cores (quality ledger,
+benchmarks/bench_quality.py, 2026-12-03: 22.3 dB held-out, 68 s of `splatlib run` on a quiet machine)."""
 
 
 def make_texture(seed: int, size: int = 512) -> np.ndarray:
