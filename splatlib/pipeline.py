@@ -63,7 +63,7 @@ class PipelineOptions:
             value = getattr(self, name)
             if value is None and name == "minutes":
                 continue
-            kind = int if isinstance(getattr(PipelineOptions, name), int) and name != "minutes" else (int, float)
+            kind = int if isinstance(getattr(PipelineOptions, name), int) else (int, float)  # by the default's type
             if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
                 raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'} from {low:g} to "
                                  f"{high:g}, not {value!r}")
@@ -198,13 +198,14 @@ class Pipeline:
         files = [source] if kind == "video" else \
             [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         folder = prefix if kind == "video" else f"{prefix}/photos"
-        names = {}
+        names = {}  # stored name -> the user's name
         for path in files:
-            stored = unique_filename(original_names.get(path.name, path.name), taken)
+            users = original_names.get(path.name, path.name)
+            stored = unique_filename(users, taken)
             self.store.put_file(f"{folder}/{stored}", path)
-            names[stored] = original_names.get(path.name, path.name)
-        scene.input_key = f"{folder}/{stored}" if kind == "video" else folder
-        if any(stored != name for stored, name in names.items()):
+            names[stored] = users
+        scene.input_key = f"{folder}/{next(iter(names))}" if kind == "video" else folder
+        if any(stored != users for stored, users in names.items()):
             (self.store.local_dir(prefix) / NAMES).write_text(json.dumps(names, ensure_ascii=False, indent=1))
             self.store.save_dir(prefix)
         self.catalog.put(scene)
