@@ -4,6 +4,7 @@ import torch
 
 from splatlib.gs.cameras import load_colmap, split_holdout
 from splatlib.gs.model import init_from_points
+from splatlib.gs.optim import GaussianAdam
 from splatlib.gs.trainer import TrainConfig, train
 from splatlib.stages.train import TrainOptions, gaussian_budget, train_gaussians
 
@@ -76,3 +77,28 @@ def test_time_budget_plans_steps_and_shrinks_images_when_steps_would_be_few(comp
     tight = train_gaussians(sfm_dir, tmp_path / "b", TrainOptions(image_size=320, max_gaussians=3000, seconds=1.5))
     assert tight["planned"]["image_size"] < 320 and max(tight["image_size"]) == tight["planned"]["image_size"]
     assert (tmp_path / "b" / tight["ply"]).exists()
+
+
+def test_a_gaussian_gone_non_finite_is_dropped_and_training_goes_on(completed_scene):
+    """One NaN colour on a visible Gaussian makes the loss NaN; before the guard, Adam spread it
+    to every parameter and the convert stage failed on non-finite positions."""
+    scene, catalog, store = completed_scene
+    cams, xyz, rgb = load_colmap(store.path(f"sfm/{scene.id}"), 64)
+    train_cams, test_cams = split_holdout(cams, 8)
+    params = init_from_points(xyz, rgb, 2000, 0)
+    n = len(params["means"])
+    with torch.no_grad():
+        params["sh0"][:50] = float("nan")  # several, so that every view sees some
+        params["scales"][50] = float("inf")
+    result = train(params, train_cams, test_cams, TrainConfig(iterations=40, sh_degree=0))
+    assert all(torch.isfinite(v).all() for v in result.params.values())
+    assert len(result.params["means"]) <= n - 51 and result.psnr is not None and result.psnr > 12
+
+
+def test_adam_ignores_non_finite_gradient_entries():
+    p = torch.zeros(3, 2, requires_grad=True)
+    optim = GaussianAdam({"means": p}, {"means": 0.1})
+    p.grad = torch.tensor([[1.0, float("inf")], [float("nan"), -1.0], [0.0, 0.0]])
+    optim.step()
+    assert torch.isfinite(optim.params["means"]).all() and torch.isfinite(optim.v["means"]).all()
+    assert optim.params["means"][0, 0] < 0 < optim.params["means"][1, 1]

@@ -20,7 +20,11 @@ class GaussianAdam:
 
     @torch.no_grad()
     def step(self) -> None:
-        """One Adam update of every parameter that has a gradient; gradients are cleared."""
+        """One Adam update of every parameter that has a gradient; gradients are cleared.
+
+        A non-finite gradient entry (an overflow in a degenerate projection) counts as zero:
+        once in the moments it would turn the parameter into NaN for good.
+        """
         self.step_count += 1
         b1, b2 = self.betas
         c1 = 1 - b1 ** self.step_count
@@ -28,6 +32,7 @@ class GaussianAdam:
         for k, p in self.params.items():
             if p.grad is None:
                 continue
+            torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
             self.m[k].mul_(b1).add_(p.grad, alpha=1 - b1)
             self.v[k].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
             denom = (self.v[k] / c2).sqrt_().add_(self.eps)
@@ -46,6 +51,17 @@ class GaussianAdam:
             self.m[k] = torch.cat([self.m[k][keep], zeros])
             self.v[k] = torch.cat([self.v[k][keep], zeros])
             self.params[k] = value.contiguous().requires_grad_()
+
+    @torch.no_grad()
+    def drop_nonfinite(self) -> int:
+        """Remove the Gaussians with any non-finite parameter; returns how many went."""
+        finite = torch.ones(len(self.params["means"]), dtype=torch.bool, device=self.params["means"].device)
+        for v in self.params.values():
+            finite &= torch.isfinite(v.detach()).reshape(len(v), -1).all(dim=1)
+        dropped = int((~finite).sum())
+        if dropped:
+            self.replace({k: v.detach()[finite] for k, v in self.params.items()}, finite, 0)
+        return dropped
 
     @torch.no_grad()
     def reset_moments(self, key: str) -> None:

@@ -156,12 +156,15 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
         img, proj = render(optim.params, cam.viewmat, cam.K, cam.width, cam.height, degree)
         proj.means2d.retain_grad()
         loss = photometric_loss(img, cam.image, config.ssim_lambda)
-        loss.backward()
-        densifier.observe(proj, cam.width, cam.height, len(optim.params["means"]))
-        optim.lrs["means"] = lrs["means"] * decay ** step
-        optim.step()
+        if torch.isfinite(loss):
+            loss.backward()
+            densifier.observe(proj, cam.width, cam.height, len(optim.params["means"]))
+            optim.lrs["means"] = lrs["means"] * decay ** step
+            optim.step()
+            recent.append(psnr(img.detach(), cam.image))
+        else:  # a Gaussian went non-finite: drop it and go on, rather than spread NaN through Adam
+            _drop_nonfinite(optim, densifier, step)
         densifier.step(step, optim)
-        recent.append(psnr(img.detach(), cam.image))
         recent = recent[-20:]
         if config.eval_every and test_cams and step % config.eval_every == 0:
             p, _ = evaluate(optim.params, test_cams, degree)
@@ -182,6 +185,7 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
             log.info("time limit of %.0f s reached at step %d of %d", config.seconds_limit, step, config.iterations)
             break
     seconds = time.perf_counter() - t_start
+    _drop_nonfinite(optim, densifier, step)  # one not seen since it went bad would reach the exports
     final_degree = sh_degree_at(config, step)
     test_psnr = test_ssim = None
     if test_cams:
@@ -192,6 +196,13 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
              len(optim.params["means"]), test_psnr)
     return TrainResult(optim.params, test_psnr, test_ssim, float(np.mean(recent)) if recent else 0.0, curve,
                        seconds, step)
+
+
+def _drop_nonfinite(optim: GaussianAdam, densifier: Densifier, step: int) -> None:
+    dropped = optim.drop_nonfinite()
+    if dropped:
+        densifier.grad_sum = None  # its rows no longer match the model's
+        log.warning("step %d: dropped %d Gaussians whose parameters were no longer finite", step, dropped)
 
 
 def sh_degree_at(config: TrainConfig, step: int) -> int:
