@@ -349,9 +349,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    import pycolmap
-
-    pycolmap.logging.minloglevel = 0 if args.verbose else 2
     try:
         return args.func(args)
     except SplatError as exc:

@@ -23,10 +23,8 @@ from .gs.device import DEVICES
 from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
 from .library.catalog import lease_lost
 from .media import IMAGE_SUFFIXES
-from .stages.export import export_scene
 from .stages.frames import FrameOptions, extract_frames, input_kind
 from .stages.sfm import FEATURES, MATCHINGS, SfmOptions, run_sfm
-from .stages.train import TrainOptions, train_gaussians
 
 log = logging.getLogger(__name__)
 
@@ -389,6 +387,8 @@ class Pipeline:
                             "mean_reprojection_error": report["mean_reprojection_error"]}}
 
     def _stage_train(self, scene: Scene, options: PipelineOptions, progress) -> dict:
+        from .stages.train import TrainOptions, train_gaussians  # torch and numba: only where a stage trains
+
         k = keys(scene.id)
         out = self.store.local_dir(k["outputs"])
         stale = out / "point_cloud"
@@ -407,6 +407,8 @@ class Pipeline:
                             "num_gaussians": report["num_gaussians"], "train_psnr": report["train_psnr"]}}
 
     def _stage_convert(self, scene: Scene, options: PipelineOptions, progress) -> dict:
+        from .stages.export import export_scene  # renders the thumbnail with torch
+
         k = keys(scene.id)
         metrics = export_scene(self.store.local_dir(k["outputs"]), self.store.local_dir(k["sfm"]),
                                self.store.local_dir(k["frames"]), progress)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ def select_device(requested: str = "auto") -> torch.device:
 
     Asking for "cuda" where it cannot work raises a ConfigError that says what is missing.
     """
+    import torch  # here: the commands that never train start without it
+
     if requested not in DEVICES:
         raise ConfigError(f"unknown device {requested!r}; choose one of {', '.join(DEVICES)}")
     if requested == "cpu":
@@ -58,6 +62,8 @@ def select_device(requested: str = "auto") -> torch.device:
 
 def describe(device: torch.device) -> str:
     """Human-readable back end, e.g. "cuda (NVIDIA H100 80GB HBM3), gsplat 1.5.3"."""
+    import torch
+
     if device.type == "cuda":
         from importlib.metadata import version
         return f"cuda ({torch.cuda.get_device_name(device)}), gsplat {version('gsplat')}"

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pycolmap
 from PIL import Image
 
 from ..errors import ReconstructionError
@@ -91,6 +90,9 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
     the most frames is kept and the report names the fallback that made it. Raises
     ReconstructionError when too few frames can be placed.
     """
+    import pycolmap  # here, not at the top: the CLI and the API start without it
+
+    pycolmap.logging.minloglevel = 0 if log.isEnabledFor(logging.INFO) else 2  # COLMAP's own log follows ours
     frames_dir, out_dir = Path(frames_dir), Path(out_dir)
     names = sorted(p.name for p in frames_dir.glob("frame_*.jpg"))
     total = len(names)
@@ -170,6 +172,7 @@ class _Colmap:
         self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - t0
 
     def _extract(self) -> Path:
+        import pycolmap  # here, not at the top: the CLI and the API start without it
         if self._features is None:
             t0 = time.perf_counter()
             self.progress(0.02, "extracting features")
@@ -191,6 +194,7 @@ class _Colmap:
 
     def _database(self, matching: str) -> tuple[Path, bool]:
         """The database with features and `matching` matches (made once), and whether it has a focal prior."""
+        import pycolmap  # here, not at the top: the CLI and the API start without it
         if matching not in self._matched:
             db = self.workdir / f"{matching}.db"
             shutil.copyfile(self._extract(), db)
@@ -217,6 +221,7 @@ class _Colmap:
 
     def map(self, trial: _Trial, out: Path) -> dict:
         """Incremental mapping for one trial (a copy of the database when focal priors are dropped)."""
+        import pycolmap  # here, not at the top: the CLI and the API start without it
         db, _ = self._database(trial.matching)
         if not trial.focal_prior:
             copy = out.with_suffix(".db")
@@ -251,6 +256,7 @@ class _Colmap:
 
 def _drop_focal_priors(db_path: Path, keep: bool) -> bool:
     """Whether any camera had an EXIF focal prior; unless `keep`, reset those to 1.2 × the long side."""
+    import pycolmap  # here, not at the top: the CLI and the API start without it
     db = pycolmap.Database.open(str(db_path))
     try:
         cameras = db.read_all_cameras()
