@@ -45,10 +45,10 @@ def agreement(n: int = 10_000, width: int = 256, height: int = 256) -> dict:
     for device in ("cpu", "cuda"):
         p = on_device(params, device)
         img, proj = render(p, viewmat.to(device), K.to(device), width, height, 0)
-        proj.means2d.retain_grad()
+        proj.retain_screen_grad()
         (img * weights.to(device)).sum().backward()
         grads = {k: v.grad.cpu() for k, v in p.items() if v.grad is not None}
-        grads["means2d"] = proj.means2d.grad.reshape(-1, 2).cpu()
+        grads["means2d"] = proj.screen_grad().cpu()
         out[device] = img.detach().cpu(), grads
     (img_c, g_c), (img_g, g_g) = out["cpu"], out["cuda"]
     diff = (img_c - img_g).abs()

@@ -62,9 +62,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         video = make_orbit_video(tmp / "orbit.mp4", seconds=SECONDS, fps=FPS, width=SIZE, height=SIZE * 3 // 4)
-        ours = timed_path(video, tmp / "ours", FrameOptions(fps=2.0, max_size=SIZE), SfmOptions(max_image_size=SIZE))
-        base = timed_path(video, tmp / "base", FrameOptions(fps=2.0, max_size=SIZE, oversample=1),
-                          SfmOptions(matching="exhaustive", max_image_size=SIZE, first_octave=-1))
+        ours = timed_path(video, tmp / "ours", FrameOptions(fps=2.0, sfm_max_size=SIZE), SfmOptions(sfm_max_size=SIZE))
+        base = timed_path(video, tmp / "base", FrameOptions(fps=2.0, sfm_max_size=SIZE, oversample=1),
+                          SfmOptions(matching="exhaustive", sfm_max_size=SIZE, first_octave=-1))
         if args.train:
             for name in ("ours", "base"):
                 report = train_gaussians(tmp / name / "sfm", tmp / name / "train",

@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 from .errors import InputError, SplatError
-from .gs.device import DEVICES, select_device
+from .gs.device import select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from .pipeline import STAGES, Pipeline, PipelineOptions, keys, seconds_left
-from .stages.sfm import FEATURES, MATCHINGS
+from .layout import HOLDOUT, SceneKeys
+from .options import BY_NAME, OPTIONS
+from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
 
 EXIT_FAILED = 1
@@ -69,7 +70,7 @@ def summary(scene: Scene, store: LocalStore) -> dict:
         return str(store.path(key)) if key and store.exists(key) else None
 
     m = scene.metrics
-    sparse = f"{keys(scene.id)['sfm']}/sparse"
+    sparse = f"{SceneKeys(scene.id).sfm}/sparse"
     return {
         "id": scene.id, "title": scene.title, "status": scene.status.value, "stage": scene.stage,
         "error": scene.error,
@@ -106,10 +107,7 @@ def print_summary(s: dict) -> None:
 def _pipeline_options(args) -> PipelineOptions:
     select_device(args.device)  # a GPU asked for where there is none: say so now, not after SfM
     try:
-        return PipelineOptions(fps=args.fps, max_frames=args.max_frames, iterations=args.iterations,
-                               max_gaussians=args.max_gaussians, image_size=args.image_size,
-                               sfm_max_size=args.sfm_size, matching=args.matching, sfm_features=args.sfm_features,
-                               sh_degree=args.sh_degree, device=args.device, minutes=args.minutes)
+        return PipelineOptions(**{o.name: getattr(args, o.name) for o in OPTIONS})
     except ValueError as exc:
         raise InputError(str(exc)) from None
 
@@ -123,7 +121,7 @@ def _finish(scene: Scene, store: LocalStore, as_json: bool) -> int:
         if scene.status == Status.COMPLETED:
             print(f"\nView it: splatlib serve --library {store.root.parent}  (then open http://127.0.0.1:8000/),\n"
                   f"or open {s['splat']} in any 3DGS web viewer;\n"
-                  f"compare a held-out view with its render in {Path(s['splat']).parent / 'holdout.jpg'}.")
+                  f"compare a held-out view with its render in {Path(s['splat']).parent / HOLDOUT}.")
         elif scene.status == Status.FAILED:
             print(f"\nThe upload is kept. Fix the cause, then: splatlib scenes retry {scene.id}")
         elif scene.status == Status.STOPPED:
@@ -253,33 +251,17 @@ def _add_library(p: argparse.ArgumentParser) -> None:
 
 
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    d = PipelineOptions()
+    """One flag per `options.OPTIONS` entry; values are checked by PipelineOptions."""
     _add_library(p)
-    p.add_argument("--fps", type=float, default=d.fps, help=f"frames per second taken from a video (default {d.fps:g})")
-    p.add_argument("--max-frames", type=int, default=d.max_frames, help=f"cap on frames (default {d.max_frames})")
-    p.add_argument("--sfm-size", type=int, default=d.sfm_max_size,
-                   help=f"long side of frames for structure from motion (default {d.sfm_max_size})")
-    p.add_argument("--matching", choices=MATCHINGS, default=d.matching,
-                   help="COLMAP matching (default: sequential for video, exhaustive for small photo sets)")
-    p.add_argument("--sfm-features", choices=list(FEATURES), default=d.sfm_features,
-                   help="SIFT features: fine (COLMAP's default, more 3D points to start training from) or coarse "
-                        "(3x faster to extract, a sparser start that costs held-out quality); auto: fine")
-    p.add_argument("--iterations", type=int, default=d.iterations, help=f"training steps (default {d.iterations})")
-    p.add_argument("--max-gaussians", type=int, default=d.max_gaussians,
-                   help=f"most Gaussians; the budget is 3000 per training view within this cap (default {d.max_gaussians})")
-    p.add_argument("--image-size", type=int, default=d.image_size,
-                   help=f"long side of training images (default {d.image_size})")
-    p.add_argument("--sh-degree", type=int, default=d.sh_degree, choices=range(4),
-                   help=f"spherical-harmonics degree of the colours, 0-3 (default {d.sh_degree})")
-    p.add_argument("--minutes", type=float, default=d.minutes,
-                   help="time budget for the whole scene: training steps (and, if they would be too few, the "
-                        "image size) are planned from a measured step to finish in about this time (default: none)")
-    _add_device(p)
+    for o in OPTIONS:
+        shown = "none" if o.default is None else f"{o.default:g}" if isinstance(o.default, float) else o.default
+        kind = {"choices": o.choices} if o.choices else {"type": o.kind}
+        p.add_argument(o.flag, default=o.default, help=f"{o.help} (default {shown})", **kind)
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=DEVICES, default="auto",
-                   help="training back end: cuda (gsplat) when a GPU and gsplat are there, else cpu (default auto)")
+    o = BY_NAME["device"]
+    p.add_argument(o.flag, choices=o.choices, default=o.default, help=f"{o.help} (default {o.default})")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import InputError, LeaseLost, SceneBusy, SceneNotFound, SplatError
-from .gs.device import DEVICES
 from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
+from .layout import SPLAT, THUMBNAIL, SceneKeys
 from .library.catalog import lease_lost
 from .media import IMAGE_SUFFIXES
 from .stages.frames import FrameOptions, extract_frames, input_kind
-from .stages.sfm import FEATURES, MATCHINGS, SfmOptions, run_sfm
+from .options import OPTIONS, default
+from .stages.sfm import FEATURES, SfmOptions, run_sfm
 
 log = logging.getLogger(__name__)
 
@@ -39,32 +40,24 @@ Listener = Callable[[str, float, str], None]
 class PipelineOptions:
     """What a user tunes; stored with the scene so a retry runs with the same settings."""
 
-    fps: float = 2.0
-    max_frames: int = 300
-    sfm_max_size: int = 1600
-    matching: str = "auto"
-    sfm_features: str = "auto"  # auto (= fine) | fine | coarse; see stages.sfm.FEATURES
-    iterations: int = 2000
-    max_gaussians: int = 100_000
-    image_size: int = 512
-    sh_degree: int = 3
-    device: str = "auto"  # training back end: auto | cpu | cuda (gsplat)
-    minutes: float | None = None  # time budget for the whole scene; training is planned to fit
+    fps: float = default("fps")
+    max_frames: int = default("max_frames")
+    sfm_max_size: int = default("sfm_max_size")
+    matching: str = default("matching")
+    sfm_features: str = default("sfm_features")
+    iterations: int = default("iterations")
+    max_gaussians: int = default("max_gaussians")
+    image_size: int = default("image_size")
+    sh_degree: int = default("sh_degree")
+    device: str = default("device")
+    minutes: float | None = default("minutes")
+    """One field per entry of `options.OPTIONS`, in its order (a test keeps them in step)."""
 
     def __post_init__(self) -> None:
         """Reject a choice no stage knows or a value out of bounds, whether it came from the CLI, the
         web app or the API (a request must not hold a GPU for hours)."""
-        for name, allowed in (("matching", MATCHINGS), ("sfm_features", FEATURES), ("device", DEVICES)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        for name, (low, high) in BOUNDS.items():
-            value = getattr(self, name)
-            if value is None and name == "minutes":
-                continue
-            kind = int if isinstance(getattr(PipelineOptions, name), int) else (int, float)  # by the default's type
-            if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
-                raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'} from {low:g} to "
-                                 f"{high:g}, not {value!r}")
+        for option in OPTIONS:
+            option.check(getattr(self, option.name))
 
     def train_seconds(self, spent: float) -> float | None:
         """Seconds the train stage may take under the time budget, after `spent` seconds of earlier
@@ -80,16 +73,6 @@ class PipelineOptions:
 
 
 CONVERT_RESERVE_S = 5.0
-BOUNDS = {"fps": (0.1, 30), "max_frames": (3, 2000), "sfm_max_size": (240, 4096), "iterations": (50, 30_000),
-          "max_gaussians": (1000, 3_000_000), "image_size": (64, 4096), "sh_degree": (0, 3),
-          "minutes": (0.5, 24 * 60)}
-"""Accepted range of each numeric option (inclusive)."""
-
-
-def keys(scene_id: str) -> dict[str, str]:
-    """Store prefixes of one scene (DESIGN.md §3)."""
-    return {"uploads": f"uploads/{scene_id}", "frames": f"frames/{scene_id}",
-            "sfm": f"sfm/{scene_id}", "outputs": f"outputs/{scene_id}"}
 
 
 def safe_filename(name: str) -> str:
@@ -191,7 +174,7 @@ class Pipeline:
         original_names = original_names or {}
         scene = Scene(id=new_scene_id(), title=title or Path(original_names.get(source.name, source.name)).stem
                       or source.name, input_kind=kind, options=asdict(options or PipelineOptions()))
-        prefix = keys(scene.id)["uploads"]
+        prefix = SceneKeys(scene.id).uploads
         taken: set[str] = set()
         files = [source] if kind == "video" else \
             [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
@@ -217,7 +200,7 @@ class Pipeline:
         ensure_not_busy(seen)
         if not self.catalog.delete(scene_id, seen):
             raise SceneBusy(f"scene {scene_id} was just claimed by {self.catalog.get(scene_id).worker}")
-        for prefix in keys(scene_id).values():
+        for prefix in SceneKeys(scene_id).prefixes():
             self.store.delete_prefix(prefix)
 
     # ---- running ----------------------------------------------------------------------
@@ -366,21 +349,21 @@ class Pipeline:
 
     # ---- the stages, as adapters from the library to local folders ----------------------
     def _stage_frames(self, scene: Scene, options: PipelineOptions, progress) -> dict:
-        k = keys(scene.id)
-        source = self.store.local_dir(k["uploads"]) / Path(scene.input_key).relative_to(k["uploads"])
-        frames_dir = self.store.local_dir(k["frames"])
+        k = SceneKeys(scene.id)
+        source = self.store.local_dir(k.uploads) / Path(scene.input_key).relative_to(k.uploads)
+        frames_dir = self.store.local_dir(k.frames)
         manifest = extract_frames(source, frames_dir, FrameOptions(options.fps, options.max_frames,
                                                                    options.sfm_max_size), progress)
-        self._save(k["frames"], progress)
+        self._save(k.frames, progress)
         return {"metrics": {"total_frames": manifest["count"]}}
 
     def _stage_sfm(self, scene: Scene, options: PipelineOptions, progress) -> dict:
-        k = keys(scene.id)
-        sfm_dir = self.store.local_dir(k["sfm"])
-        report = run_sfm(self.store.local_dir(k["frames"]), sfm_dir, scene.input_kind,
-                         SfmOptions(matching=options.matching, max_image_size=options.sfm_max_size,
+        k = SceneKeys(scene.id)
+        sfm_dir = self.store.local_dir(k.sfm)
+        report = run_sfm(self.store.local_dir(k.frames), sfm_dir, scene.input_kind,
+                         SfmOptions(matching=options.matching, sfm_max_size=options.sfm_max_size,
                                     first_octave=FEATURES[options.sfm_features]), progress)
-        self._save(k["sfm"], progress)
+        self._save(k.sfm, progress)
         return {"metrics": {"total_frames": report["total_frames"],
                             "registered_frames": report["registered_frames"],
                             "points3D": report["points3D"],
@@ -389,19 +372,19 @@ class Pipeline:
     def _stage_train(self, scene: Scene, options: PipelineOptions, progress) -> dict:
         from .stages.train import TrainOptions, train_gaussians  # torch and numba: only where a stage trains
 
-        k = keys(scene.id)
-        out = self.store.local_dir(k["outputs"])
+        k = SceneKeys(scene.id)
+        out = self.store.local_dir(k.outputs)
         stale = out / "point_cloud"
         if stale.exists():
             shutil.rmtree(stale)
         spent = sum(scene.metrics.get("seconds", {}).values())
-        report = train_gaussians(self.store.local_dir(k["sfm"]), out,
+        report = train_gaussians(self.store.local_dir(k.sfm), out,
                                  TrainOptions(iterations=options.iterations, max_gaussians=options.max_gaussians,
                                               image_size=options.image_size, sh_degree=options.sh_degree,
                                               device=options.device, seconds=options.train_seconds(spent)),
                                  progress)
-        self._save(k["outputs"], progress)
-        ply_key = f"{k['outputs']}/{report['ply']}"
+        self._save(k.outputs, progress)
+        ply_key = k.output(report["ply"])
         return {"ply_key": ply_key,
                 "metrics": {"psnr": report["psnr"], "ssim": report["ssim"],
                             "num_gaussians": report["num_gaussians"], "train_psnr": report["train_psnr"]}}
@@ -409,10 +392,10 @@ class Pipeline:
     def _stage_convert(self, scene: Scene, options: PipelineOptions, progress) -> dict:
         from .stages.export import export_scene  # renders the thumbnail with torch
 
-        k = keys(scene.id)
-        metrics = export_scene(self.store.local_dir(k["outputs"]), self.store.local_dir(k["sfm"]),
-                               self.store.local_dir(k["frames"]), progress)
-        self._save(k["outputs"], progress)
+        k = SceneKeys(scene.id)
+        metrics = export_scene(self.store.local_dir(k.outputs), self.store.local_dir(k.sfm),
+                               self.store.local_dir(k.frames), progress)
+        self._save(k.outputs, progress)
         return {"status": Status.COMPLETED, "completed_at": time.time(), "worker": None, "lease_until": None,
-                "splat_key": f"{k['outputs']}/scene.splat", "thumbnail_key": f"{k['outputs']}/thumbnail.jpg",
+                "splat_key": k.output(SPLAT), "thumbnail_key": k.output(THUMBNAIL),
                 "metrics": {"sizes": metrics["sizes"]}}

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
 
 from splatlib.library import LocalStore, SQLiteCatalog
-from splatlib.media import ffmpeg_exe
-from splatlib.pipeline import Pipeline, PipelineOptions
+from splatlib.pipeline import Pipeline
 from splatlib.synthetic import make_orbit_video
 
-FAST = PipelineOptions(fps=3.0, iterations=150, image_size=160, max_gaussians=4000, sfm_max_size=480)
+from .helpers import FAST
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +40,6 @@ def completed_scene(tmp_path_factory, orbit_video):
     pipe = Pipeline(catalog, store)
     scene = pipe.create_scene(orbit_video, options=FAST)
     return pipe.run(scene.id), catalog, store
-
-
-def ffmpeg(*args: str) -> None:
-    """Run the bundled ffmpeg quietly (to make odd test inputs)."""
-    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *args], check=True)
 
 
 def _png_bomb(path: Path, side: int) -> Path:

@@ -18,17 +18,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceBatch,
 )
 
-import splatlib.pipeline as pipeline_module
-from splatlib.aws import api
+from splatlib.aws import api, handlers, runtime
 from splatlib.aws import batch as batch_entry
-from splatlib.aws import handlers, runtime
 from splatlib.library import Status
 from splatlib.pipeline import STAGES
 
 from .aws_env import (BUCKET, REGION, TABLE, batch_hook, boto_to_sfn_response, deploy, lambda_hook,
                       sfn_to_boto_parameters, wait_for_execution)
-from .conftest import FAST
-from .test_pipeline import HELD_OUT_PSNR_FLOOR, STAGE_FUNCTIONS, count_stage_calls, explode
+from .helpers import FAST, HELD_OUT_PSNR_FLOOR, count_stage_calls, make_stage_fail
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True},
                "lambda": {"use_docker": False}, "batch": {"use_docker": False}}
@@ -99,7 +96,7 @@ def test_happy_path(aws, orbit_video, tmp_path):
 def test_failure_in_each_state_then_retry(stage, aws, orbit_video, monkeypatch):
     calls = count_stage_calls(monkeypatch)
     with monkeypatch.context() as m:
-        m.setattr(pipeline_module, STAGE_FUNCTIONS[stage], explode)
+        make_stage_fail(m, stage)
         scene_id = upload(orbit_video)
         run, scene = finish(scene_id)
     assert run["status"] == "FAILED" and run["error"] == "SceneFailed"
@@ -114,7 +111,7 @@ def test_failure_in_each_state_then_retry(stage, aws, orbit_video, monkeypatch):
     run, scene = finish(scene_id)
     assert run["status"] == "SUCCEEDED" and scene["status"] == "completed" and scene["error"] is None
     for s in STAGES:  # finished stages are not redone
-        assert calls[STAGE_FUNCTIONS[s]] == 1, s
+        assert calls[s] == 1, s
 
 
 def test_bad_video_fails_in_extract_frames(aws, tmp_path):

@@ -83,11 +83,23 @@ def image_and_grads(params: dict[str, torch.Tensor], device: str, sh_degree: int
     viewmat[2, 3] = 2.0
     K = torch.tensor([[50.0, 0, 30], [0, 52.0, 24], [0, 0, 1]])
     img, proj = render(p, viewmat.to(device), K.to(device), w, h, sh_degree, torch.tensor([0.2, 0.1, 0.3], device=device))
-    proj.means2d.retain_grad()
+    proj.retain_screen_grad()
     (img * weights.to(device)).sum().backward()
     grads = {k: v.grad.cpu() for k, v in p.items()}
-    grads["means2d"] = proj.means2d.grad.reshape(-1, 2).cpu()
+    grads["means2d"] = proj.screen_grad().cpu()
     return img.detach().cpu(), grads
+
+
+@needs_gpu
+def test_both_back_ends_project_to_the_same_shapes():
+    params = random_params(300, 0, sh_degree=0)
+    viewmat, K = torch.eye(4), torch.tensor([[50.0, 0, 30], [0, 52.0, 24], [0, 0, 1]])
+    viewmat[2, 3] = 2.0
+    shapes = {}
+    for device in ("cpu", "cuda"):
+        _, proj = render(on_device(params, device), viewmat.to(device), K.to(device), 61, 47, 0)
+        shapes[device] = [tuple(t.shape) for t in (proj.means2d, proj.conics, proj.depths, proj.radii)]
+    assert shapes["cpu"] == shapes["cuda"] == [(300, 2), (300, 3), (300,), (300,)]
 
 
 @needs_gpu

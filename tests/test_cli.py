@@ -14,7 +14,7 @@ import pytest
 from splatlib.cli import main
 
 FAST_ARGS = ["--fps", "3", "--iterations", "150", "--image-size", "160", "--max-gaussians", "4000",
-             "--sfm-size", "480", "-q"]
+             "--sfm-max-size", "480", "-q"]
 
 
 def run_cli(capsys, *args) -> tuple[int, str]:
@@ -136,7 +136,7 @@ def test_scene_id_required(tmp_path, capsys):
 @pytest.mark.slow
 def test_minutes_budget_end_to_end(tmp_path, capsys, orbit_video):
     code, out = run_cli(capsys, "run", str(orbit_video), "--library", str(tmp_path / "lib"), "--json",
-                        "--minutes", "0.75", "--fps", "3", "--sfm-size", "480", "--image-size", "160",
+                        "--minutes", "0.75", "--fps", "3", "--sfm-max-size", "480", "--image-size", "160",
                         "--max-gaussians", "4000", "-q")
     s = json.loads(out)
     assert code == 0 and s["status"] == "completed", s["error"]

@@ -2,21 +2,11 @@ import numpy as np
 import pytest
 
 from splatlib.errors import FormatError
-from splatlib.formats import Gaussians
 from splatlib.formats.convert import convert
 from splatlib.formats.ply import property_names, read_ply, write_ply
 from splatlib.formats.splat import encode_splat, read_splat, write_splat
 
-
-def random_gaussians(n: int, degree: int, seed: int = 0) -> Gaussians:
-    rng = np.random.default_rng(seed)
-    bands = (degree + 1) ** 2 - 1
-    return Gaussians(means=rng.normal(size=(n, 3)).astype(np.float32),
-                     scales=rng.normal(-3, 1, size=(n, 3)).astype(np.float32),
-                     quats=rng.normal(size=(n, 4)).astype(np.float32),
-                     opacities=rng.normal(size=n).astype(np.float32),
-                     sh0=rng.normal(size=(n, 3)).astype(np.float32),
-                     shN=rng.normal(size=(n, bands, 3)).astype(np.float32))
+from .helpers import assert_within_spz_quantization, random_gaussians, spz_friendly
 
 
 @pytest.mark.parametrize("degree", [0, 1, 2, 3])
@@ -106,30 +96,6 @@ def test_convert_by_extension(tmp_path):
         convert(tmp_path / "a.ply", tmp_path / "a.xyz")
 
 
-def quat_angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return np.degrees(2 * np.arccos(np.clip(np.abs((a * b).sum(1)), 0, 1)))
-
-
-def assert_within_spz_quantization(back: Gaussians, g: Gaussians, max_rot_deg: float) -> None:
-    np.testing.assert_allclose(back.means, g.means, atol=0.5 / 4096 + 1e-6)
-    np.testing.assert_allclose(back.scales, g.scales, atol=0.5 / 16 + 1e-6)
-    np.testing.assert_allclose(back.sh0, g.sh0, atol=0.5 / (0.15 * 255) + 1e-5)
-    sig = 1 / (1 + np.exp(-g.opacities))
-    sig_back = 1 / (1 + np.exp(-back.opacities))
-    np.testing.assert_allclose(sig_back, sig, atol=0.5 / 255 + 1e-5)
-    assert quat_angle_deg(back.quats, g.quats).max() < max_rot_deg
-    np.testing.assert_allclose(back.shN, g.shN, atol=8.5 / 128 + 1e-6)  # 4-bit buckets of rounded bytes
-
-
-def spz_friendly(n: int, degree: int) -> Gaussians:
-    g = random_gaussians(n, degree, seed=5)
-    g.sh0 *= 0.5  # inside the representable colour range
-    g.shN = np.clip(g.shN * 0.3, -0.9, 0.9)
-    return g
-
-
 @pytest.mark.parametrize("degree", [0, 1, 3])
 def test_spz_v3_round_trip(tmp_path, degree):
     from splatlib.formats.spz import read_spz, write_spz
@@ -168,6 +134,7 @@ def test_spz_is_compact(tmp_path):
 
 def test_spz_errors(tmp_path):
     import gzip
+
     from splatlib.formats.spz import encode_spz, read_spz
     (tmp_path / "plain.spz").write_bytes(b"not gzip")
     with pytest.raises(FormatError, match="not a gzip"):

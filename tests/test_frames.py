@@ -6,7 +6,7 @@ from PIL import Image
 
 from splatlib.errors import InputError
 from splatlib.stages.frames import FrameOptions, extract_frames, input_kind
-from tests.conftest import ffmpeg
+from tests.helpers import ffmpeg
 
 
 def test_video_frames_at_requested_fps(orbit_video, tmp_path):
@@ -27,7 +27,7 @@ def test_frame_cap_spreads_over_the_video(orbit_video, tmp_path):
 
 
 def test_long_side_is_capped(orbit_video, tmp_path):
-    extract_frames(orbit_video, tmp_path, FrameOptions(fps=1, max_size=160))
+    extract_frames(orbit_video, tmp_path, FrameOptions(fps=1, sfm_max_size=160))
     with Image.open(next(tmp_path.glob("frame_*.jpg"))) as im:
         assert im.size == (160, 120)
 

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,9 @@ import pytest
 from splatlib.gs.device import CUDA_MIN_DRIVER
 
 from .aws_env import ASL, render_asl
+from .helpers import INFRA, ROOT, provider_mirror
 
-ROOT = Path(__file__).resolve().parents[1]
-INFRA = ROOT / "infra"
 ROOTS = ["modules/storage", "modules/registry", "modules/pipeline", "modules/api", "envs/example"]
-
-
-@lru_cache(maxsize=1)
-def provider_mirror() -> Path | None:
-    """The local provider mirror: $TF_PLUGIN_MIRROR, else found as the developers' guide says."""
-    if os.environ.get("TF_PLUGIN_MIRROR"):
-        return Path(os.environ["TF_PLUGIN_MIRROR"])
-    found = subprocess.run(["find", "/", "-name", "terraform-provider-aws*", "-not", "-path", "/proc/*"],
-                           capture_output=True, text=True).stdout.split()
-    for binary in map(Path, found):  # <root>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/<binary>
-        if len(binary.parents) > 5 and binary.parents[4].name == "registry.terraform.io":
-            return binary.parents[5]
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+import torch
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
-
-import torch
 
 from splatlib.aws import runtime
 from splatlib.aws.batch import EXIT_STAGE_FAILED
@@ -26,8 +25,7 @@ from splatlib.aws.dynamodb import STATUS_INDEX, DynamoDBCatalog
 from splatlib.library import Scene, Status, new_scene_id
 
 from .aws_env import list_state_machine_versions, validate_state_machine_definition
-from .conftest import FAST
-from .test_infra import INFRA, provider_mirror
+from .helpers import FAST, INFRA, provider_mirror
 
 DOCKER = Path(__file__).resolve().parents[1] / "docker"
 

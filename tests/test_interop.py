@@ -10,7 +10,7 @@ import pytest
 from splatlib.formats.ply import read_ply, write_ply
 from splatlib.formats.splat import write_splat
 from splatlib.formats.spz import read_spz, write_spz
-from tests.test_formats import assert_within_spz_quantization, quat_angle_deg, spz_friendly
+from tests.helpers import assert_within_spz_quantization, quat_angle_deg, spz_friendly
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "node_modules" / ".bin" / "splat-transform"

@@ -9,16 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import splatlib.pipeline as pipeline_module
 from splatlib.errors import LeaseLost
 from splatlib.formats.ply import read_ply
 from splatlib.library import Status
 from splatlib.pipeline import STAGES, Pipeline, PipelineOptions
-from splatlib.stages.sfm import REPORT
-from tests.conftest import FAST
-
-import splatlib.pipeline as pipeline_module
-
-HELD_OUT_PSNR_FLOOR = 12.5  # dB after 150 steps at 160 px on the synthetic orbit (untrained: ~11)
+from splatlib.layout import SFM_REPORT
+from tests.helpers import FAST, HELD_OUT_PSNR_FLOOR, count_stage_calls, make_stage_fail
 
 
 def test_full_run_on_a_generated_video(completed_scene):
@@ -39,37 +36,12 @@ def test_full_run_on_a_generated_video(completed_scene):
     assert store.exists(scene.input_key)
 
 
-class Boom(RuntimeError):
-    pass
-
-
-STAGE_FUNCTIONS = {"frames": "extract_frames", "sfm": "run_sfm", "train": "train_gaussians", "convert": "export_scene"}
-
-
-def count_stage_calls(monkeypatch) -> dict[str, int]:
-    """Wrap each stage function the runner calls; the dict counts the calls by function name."""
-    calls = {name: 0 for name in STAGE_FUNCTIONS.values()}
-    for name in STAGE_FUNCTIONS.values():
-        real = getattr(pipeline_module, name)
-
-        def counting(*args, _real=real, _name=name, **kwargs):
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-        monkeypatch.setattr(pipeline_module, name, counting)
-    return calls
-
-
-def explode(*args, **kwargs):
-    """A stage function that fails the way a bug would."""
-    raise Boom("disk on fire")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", STAGES)
 def test_failure_in_each_stage_then_retry(stage, pipeline, orbit_video, monkeypatch):
     calls = count_stage_calls(monkeypatch)
     with monkeypatch.context() as m:
-        m.setattr(pipeline_module, STAGE_FUNCTIONS[stage], explode)
+        make_stage_fail(m, stage)
         scene = pipeline.create_scene(orbit_video, options=FAST)
         scene = pipeline.run(scene.id)
     assert scene.status == Status.FAILED
@@ -81,7 +53,7 @@ def test_failure_in_each_stage_then_retry(stage, pipeline, orbit_video, monkeypa
     scene = pipeline.retry(scene.id)
     assert scene.status == Status.COMPLETED, scene.error
     for s in STAGES:  # finished stages are not redone
-        assert calls[STAGE_FUNCTIONS[s]] == 1, s
+        assert calls[s] == 1, s
 
 
 def test_unregistrable_frames_fail_clearly(pipeline, tmp_path):
@@ -101,10 +73,14 @@ def test_bad_video_fails_and_keeps_the_upload(pipeline, tmp_path):
     assert pipeline.store.path(scene.input_key).read_bytes() == bad.read_bytes()
 
 
-def test_until_stops_and_retry_continues(pipeline, orbit_video):
+def test_until_stops_and_retry_continues(pipeline, orbit_video, monkeypatch):
+    calls = count_stage_calls(monkeypatch)
     scene = pipeline.run(pipeline.create_scene(orbit_video, options=FAST).id, until="frames")
     assert scene.status == Status.STOPPED and scene.stages_done == ["frames"]
     assert pipeline.catalog.get(scene.id).message == "stopped after frames"
+    scene = pipeline.retry(scene.id, until="sfm")
+    assert scene.status == Status.STOPPED and scene.stages_done == ["frames", "sfm"]
+    assert calls["frames"] == 1 and calls["sfm"] == 1 and calls["train"] == 0  # went on, redid nothing
 
 
 @pytest.mark.parametrize("choice, features", [("auto", "SIFT from the 2x upsampled frame"),
@@ -112,7 +88,7 @@ def test_until_stops_and_retry_continues(pipeline, orbit_video):
 def test_sfm_features_option_reaches_colmap(pipeline, orbit_video, choice, features):
     options = replace(FAST, sfm_features=choice)
     scene = pipeline.run(pipeline.create_scene(orbit_video, options=options).id, until="sfm")
-    report = json.loads(pipeline.store.path(f"sfm/{scene.id}/{REPORT}").read_text())
+    report = json.loads(pipeline.store.path(f"sfm/{scene.id}/{SFM_REPORT}").read_text())
     assert scene.status == Status.STOPPED and report["features"] == features
 
 

@@ -7,6 +7,7 @@ import json
 import pycolmap
 import pytest
 
+from splatlib.layout import SFM_REPORT
 from splatlib.stages import sfm
 from splatlib.stages.frames import FrameOptions, extract_frames
 
@@ -14,12 +15,12 @@ from splatlib.stages.frames import FrameOptions, extract_frames
 @pytest.fixture(scope="module")
 def orbit_frames(orbit_video, tmp_path_factory):
     frames = tmp_path_factory.mktemp("frames")
-    extract_frames(orbit_video, frames, FrameOptions(fps=3.0, max_size=480))
+    extract_frames(orbit_video, frames, FrameOptions(fps=3.0, sfm_max_size=480))
     return frames
 
 
 def test_report_has_the_quality_figures(orbit_frames, tmp_path):
-    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(max_image_size=480))
+    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(sfm_max_size=480))
     assert report["matching"] == "sequential" and report["fallback"] is None
     # video gets the fine features too: the coarse ones cost held-out quality (stages.sfm.FEATURES)
     assert report["features"] == "SIFT from the 2x upsampled frame"
@@ -27,19 +28,19 @@ def test_report_has_the_quality_figures(orbit_frames, tmp_path):
     assert report["points3D"] > 100 and 0 < report["mean_reprojection_error"] < 2
     assert report["mean_track_length"] > 2
     assert {"features", "matching", "mapping", "undistort"} <= set(report["seconds"])
-    assert json.loads((tmp_path / "sfm" / sfm.REPORT).read_text()) == report
+    assert json.loads((tmp_path / "sfm" / SFM_REPORT).read_text()) == report
     model = pycolmap.Reconstruction(tmp_path / "sfm" / "sparse")
     assert model.num_reg_images() == report["registered_frames"]
 
 
 def test_coarse_features_on_request(orbit_frames, tmp_path):
-    options = sfm.SfmOptions(max_image_size=480, first_octave=sfm.FEATURES["coarse"])
+    options = sfm.SfmOptions(sfm_max_size=480, first_octave=sfm.FEATURES["coarse"])
     report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", options)
     assert report["features"] == "SIFT at frame resolution" and report["registered_frames"] >= 16
 
 
 def test_photos_start_with_the_fine_features(orbit_frames, tmp_path):
-    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "photos", sfm.SfmOptions(max_image_size=480))
+    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "photos", sfm.SfmOptions(sfm_max_size=480))
     assert report["features"] == "SIFT from the 2x upsampled frame" and report["fallback"] is None
     assert report["matching"] == "exhaustive" and report["registered_frames"] >= 16
 
@@ -64,7 +65,7 @@ def sabotage(monkeypatch, failing: set) -> list:
 
 def test_relaxed_mapping_reuses_the_fine_matches(orbit_frames, tmp_path, monkeypatch):
     calls = sabotage(monkeypatch, {None})
-    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(max_image_size=480))
+    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(sfm_max_size=480))
     # no EXIF focal length in video frames: the trial that ignores it is skipped
     assert calls == [None, "relaxed mapper thresholds"]
     assert report["fallback"] == "relaxed mapper thresholds"

@@ -44,9 +44,13 @@ def test_checkpoint_for_other_settings_is_ignored(completed_scene, tmp_path):
     ckpt = tmp_path / "ckpt.pt"
     train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams, TrainConfig(iterations=12, sh_degree=0),
           checkpoint=ckpt, checkpoint_every=0.0)
+    assert torch.load(ckpt, weights_only=False)["step"] == 11
+    messages = []
     other = train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams,
-                  TrainConfig(iterations=15, sh_degree=0), checkpoint=ckpt)
+                  TrainConfig(iterations=15, sh_degree=0), lambda fraction, message: messages.append(message),
+                  checkpoint=ckpt)
     assert other.curve[-1]["step"] == 15
+    assert messages[0].startswith("step 10/15")  # started afresh: a resumed run would begin after step 11
 
 
 def test_gaussian_budget_grows_with_the_views_within_the_cap():

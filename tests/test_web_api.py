@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -12,8 +13,9 @@ from PIL import Image
 from splatlib.formats.ply import write_ply
 from splatlib.formats.splat import write_splat
 from splatlib.library import Status
+from splatlib.pipeline import PipelineOptions
 from splatlib.web.app import Settings, create_app
-from tests.test_formats import random_gaussians
+from tests.helpers import FAST, random_gaussians
 
 
 def make_client(tmp_path, **kwargs) -> TestClient:
@@ -173,6 +175,27 @@ def test_upload_with_a_time_budget(client, orbit_video):
         r = upload(client, orbit_video, data={"minutes": bad})
         assert r.status_code == 422 and "minutes" in r.json()["detail"], bad
     assert len(client.get("/api/scenes").json()["scenes"]) == 1  # nothing created for a bad budget
+
+
+def test_every_option_is_listed_and_accepted_at_upload(tmp_path, orbit_video):
+    """The form and the API are made from the one option table: each option is listed with its
+    bounds or choices, and an upload may set it; bad values are refused with the option's name."""
+    with make_client(tmp_path, options=FAST) as client:
+        _options_round_trip(client, orbit_video)
+
+
+def _options_round_trip(client, orbit_video):
+    listed = {o["name"]: o for o in client.get("/api/options").json()["options"]}
+    assert list(listed) == [f.name for f in fields(PipelineOptions)]
+    assert listed["iterations"]["minimum"] == 50 and listed["matching"]["choices"] == ["auto", "sequential", "exhaustive"]
+    assert listed["iterations"]["default"] == 150  # this server's own setting (FAST), not the library default
+    scene = upload(client, orbit_video, data={"iterations": "300", "sh_degree": "1", "matching": "sequential",
+                                              "fps": "2.5"}).json()
+    assert {k: scene["options"][k] for k in ("iterations", "sh_degree", "matching", "fps")} == \
+        {"iterations": 300, "sh_degree": 1, "matching": "sequential", "fps": 2.5}
+    for name, bad in (("iterations", "2.5"), ("iterations", "0"), ("sh_degree", "4"), ("matching", "vocab")):
+        r = upload(client, orbit_video, data={name: bad})
+        assert r.status_code == 422 and name in r.json()["detail"], (name, bad)
 
 
 def test_no_other_site_can_drive_the_server(tmp_path, orbit_video):

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVE_ARGS = ["--fps", "3", "--iterations", "150", "--image-size", "160", "--max-gaussians", "4000", "--sfm-size", "480"]
+SERVE_ARGS = ["--fps", "3", "--iterations", "150", "--image-size", "160", "--max-gaussians", "4000", "--sfm-max-size", "480"]
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +81,8 @@ def test_upload_in_the_browser_and_view(tmp_path, orbit_video):
         assert (img.max(axis=2) > 30).mean() > 0.3 and img.std() > 20  # the 3D view shows the scene
         page = np.asarray(Image.open(tmp_path / "view-page.png").convert("RGB"))
         assert page.shape[0] >= 600
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/scenes") as r:
+            assert json.load(r)["scenes"][0]["options"]["sh_degree"] == 1  # the setting chosen in the form
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

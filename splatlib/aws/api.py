@@ -24,7 +24,8 @@ import boto3
 from ..errors import InputError, SceneNotFound, SplatError
 from ..library import Scene, Status, new_scene_id, validate_scene_id
 from ..media import VIDEO_SUFFIXES
-from ..pipeline import PipelineOptions, keys, safe_filename
+from ..layout import SPZ, SceneKeys
+from ..pipeline import PipelineOptions, safe_filename
 from . import runtime
 from .s3 import S3Store
 
@@ -58,7 +59,7 @@ def _scene_view(scene: Scene) -> dict:
         store = _store()
         view["downloads"] = {name: store.presigned_url(key, URL_SECONDS) for name, key in
                              (("splat", scene.splat_key), ("thumbnail", scene.thumbnail_key), ("ply", scene.ply_key),
-                              ("spz", f"{keys(scene.id)['outputs']}/scene.spz")) if key}
+                              ("spz", SceneKeys(scene.id).output(SPZ))) if key}
     return view
 
 
@@ -99,7 +100,7 @@ def _create(body: dict) -> tuple[int, dict]:
     scene_id = new_scene_id()
     title = str(body.get("title") or PurePosixPath(filename).stem)[:200]
     scene = Scene(id=scene_id, title=title, input_kind="video", options=asdict(options),
-                  input_key=f"{keys(scene_id)['uploads']}/{safe_filename(filename)}", message="waiting for the upload")
+                  input_key=SceneKeys(scene_id).upload(safe_filename(filename)), message="waiting for the upload")
     runtime.catalog().put(scene)
     post = _store().presigned_post(scene.input_key, _max_upload_bytes(), URL_SECONDS)
     return 201, {"scene": scene.to_dict(), "upload": {"url": post["url"], "fields": post["fields"],
@@ -141,7 +142,7 @@ def _route(event: dict) -> tuple[int, dict]:
         if not catalog.delete(scene.id, scene):  # the record first, only if nobody started it meanwhile
             raise HttpError(409, f"scene {scene.id} was just started; wait for it to finish")
         store = _store()
-        for prefix in keys(scene.id).values():
+        for prefix in SceneKeys(scene.id).prefixes():
             store.delete_prefix(prefix)
         return 200, {"deleted": scene.id}
     raise HttpError(404, f"no route {route!r}")

@@ -18,8 +18,7 @@ import sys
 import threading
 
 from ..library import Status, validate_scene_id
-from ..pipeline import keys
-from ..stages.train import CHECKPOINT
+from ..layout import CHECKPOINT, SceneKeys
 from . import runtime
 
 EXIT_STAGE_FAILED = 3
@@ -30,7 +29,7 @@ log = logging.getLogger("splatlib.aws.batch")
 
 
 def _upload_checkpoints(store, scene_id: str, stop: threading.Event) -> None:
-    key = f"{keys(scene_id)['outputs']}/{CHECKPOINT}"
+    key = SceneKeys(scene_id).output(CHECKPOINT)
     path, last = store.path(key), None
     while not stop.wait(CHECKPOINT_UPLOAD_SECONDS):
         if path.is_file() and path.stat().st_mtime != last:
@@ -52,7 +51,7 @@ def run(stage: str, scene_id: str) -> int:
         finally:
             stop.set()
         if stage == "train" and scene.status != Status.FAILED:
-            pipeline.store.delete_prefix(f"{keys(scene_id)['outputs']}/{CHECKPOINT}")
+            pipeline.store.delete_prefix(SceneKeys(scene_id).output(CHECKPOINT))
     if scene.status == Status.FAILED:
         log.error("%s", scene.error)
         return EXIT_STAGE_FAILED

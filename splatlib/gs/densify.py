@@ -18,7 +18,7 @@ from .rasterize import Projected, quat_to_rotmat
 
 @dataclass
 class DensifyConfig:
-    max_gaussians: int = 200_000
+    max_gaussians: int  # the caller's budget (stages.train.gaussian_budget)
     start: int = 500
     stop: int = 15_000
     every: int = 100
@@ -47,17 +47,29 @@ class Densifier:
         self.grad_sum: torch.Tensor | None = None
         self.count: torch.Tensor | None = None
 
+    def state_dict(self) -> dict:
+        """The gradient statistics gathered since the last densification."""
+        return {"grad_sum": self.grad_sum, "count": self.count}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.grad_sum, self.count = (None, None) if state["grad_sum"] is None else \
+            (state["grad_sum"].to(device), state["count"].to(device))
+
+    def forget(self) -> None:
+        """Drop the statistics (after rows were removed outside densification)."""
+        self.grad_sum = self.count = None
+
     def observe(self, proj: Projected, width: int, height: int, n: int) -> None:
         """Record the screen-space gradient of visible Gaussians (call after backward)."""
         device = proj.radii.device
         if self.grad_sum is None or len(self.grad_sum) != n:
             self.grad_sum = torch.zeros(n, device=device)
             self.count = torch.zeros(n, device=device)
-        grad = proj.means2d.grad
+        grad = proj.screen_grad()
         if grad is None:
             return
         visible = proj.radii > 0
-        g = grad.reshape(-1, 2).clone()  # gsplat's means2d is [1, N, 2]
+        g = grad.clone()
         g[:, 0] *= width / 2
         g[:, 1] *= height / 2
         self.grad_sum[visible] += g[visible].norm(dim=1)

@@ -12,13 +12,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..options import DEVICES
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
 
 CUDA_MIN_DRIVER = {12: 525, 13: 580}
 """The oldest NVIDIA driver series that runs each CUDA major version (NVIDIA's compatibility

@@ -18,8 +18,8 @@ def render(params: dict[str, torch.Tensor], viewmat: torch.Tensor, K: torch.Tens
            height: int, sh_degree: int, background: torch.Tensor | None = None) -> tuple[torch.Tensor, Projected]:
     """Render raw model parameters from one camera with gsplat; same conventions as the CPU path.
 
-    The returned `Projected.means2d` is gsplat's [1, N, 2] screen-space tensor, so that its
-    gradient (for densification) can be retained.
+    `Projected.screen` keeps gsplat's own [1, N, 2] screen-space tensor, whose gradient
+    densification reads; `means2d` is its [N, 2] view, as the CPU path returns.
     """
     coeffs = torch.cat([params["sh0"], params["shN"]], 1)
     img, _, meta = rasterization(
@@ -29,4 +29,4 @@ def render(params: dict[str, torch.Tensor], viewmat: torch.Tensor, K: torch.Tens
     radii = meta["radii"][0]
     if radii.dim() == 2:  # gsplat ≥ 1.5 gives x and y radii; a Gaussian is drawn only if both are > 0
         radii = torch.where((radii > 0).all(-1), radii.amax(-1), 0)
-    return img[0], Projected(meta["means2d"], meta["conics"][0], meta["depths"][0], radii)
+    return img[0], Projected(meta["means2d"][0], meta["conics"][0], meta["depths"][0], radii, screen=meta["means2d"])

@@ -39,6 +39,17 @@ class GaussianAdam:
             p.addcdiv_(self.m[k], denom, value=-self.lrs[k] / c1)
             p.grad = None
 
+    def state_dict(self) -> dict:
+        """Moments and step count, for a checkpoint (the parameters are saved by the caller)."""
+        return {"m": self.m, "v": self.v, "step_count": self.step_count}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore `state_dict()`'s moments onto the parameters' device."""
+        device = self.params["means"].device
+        self.m = {k: v.to(device) for k, v in state["m"].items()}
+        self.v = {k: v.to(device) for k, v in state["v"].items()}
+        self.step_count = state["step_count"]
+
     @torch.no_grad()
     def replace(self, new_values: dict[str, torch.Tensor], keep: torch.Tensor, added: int) -> None:
         """Install new parameter tensors made of the rows `keep` followed by `added` new rows.

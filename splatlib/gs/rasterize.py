@@ -36,10 +36,22 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Projected:
+    """One camera's projection of N Gaussians; the same shapes from both back ends."""
+
     means2d: torch.Tensor  # [N, 2] pixels
     conics: torch.Tensor  # [N, 3] inverse 2D covariance a, b, c
     depths: torch.Tensor  # [N]
     radii: torch.Tensor  # [N] int, 0 when culled
+    screen: torch.Tensor | None = None  # the tensor the image was made from when not `means2d` (gsplat's [1, N, 2])
+
+    def retain_screen_grad(self) -> None:
+        """Keep the image's gradient with respect to the 2D means after backward (densification reads it)."""
+        (self.means2d if self.screen is None else self.screen).retain_grad()
+
+    def screen_grad(self) -> torch.Tensor | None:
+        """That gradient, [N, 2] pixels, or None before backward."""
+        grad = (self.means2d if self.screen is None else self.screen).grad
+        return None if grad is None else grad.reshape(-1, 2)
 
 
 def project(means: torch.Tensor, quats: torch.Tensor, scales: torch.Tensor, viewmat: torch.Tensor,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..options import default
 from .cameras import Camera, scene_extent
 from .densify import Densifier, DensifyConfig
 from .metrics import photometric_loss, psnr, ssim
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    iterations: int = 2000
-    max_gaussians: int = 100_000
-    sh_degree: int = 3
+    iterations: int = default("iterations")
+    max_gaussians: int = default("max_gaussians")
+    sh_degree: int = default("sh_degree")
     ssim_lambda: float = 0.2
     seed: int = 0
     eval_every: int = 0  # 0: evaluate held-out views only at the end
@@ -122,20 +123,17 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     densifier = Densifier(DensifyConfig.for_iterations(config.iterations, config.max_gaussians), extent)
     decay = (config.means_lr_final * extent / lrs["means"]) ** (1 / max(config.iterations, 1))  # to the paper's final rate
     settings = {k: v for k, v in asdict(config).items() if k != "seconds_limit"}  # a retry has less time left
-    key = {"config": settings, "views": [c.name for c in train_cams], "size": [train_cams[0].width, train_cams[0].height]}
+    key = {"layout": 2, "config": settings, "views": [c.name for c in train_cams],  # layout 2: state_dict()s
+           "size": [train_cams[0].width, train_cams[0].height]}
     state = _load_checkpoint(checkpoint, key)
     first_step, elapsed = 1, 0.0
     order: list[int] = []
     curve: list[dict] = []
     recent: list[float] = []
     if state is not None:
-        params = on_device(state["params"], device)
-        optim = GaussianAdam(params, lrs)
-        optim.m = {k: v.to(device) for k, v in state["m"].items()}
-        optim.v = {k: v.to(device) for k, v in state["v"].items()}
-        optim.step_count = state["adam_steps"]
-        if state["grad_sum"] is not None:
-            densifier.grad_sum, densifier.count = state["grad_sum"].to(device), state["count"].to(device)
+        optim = GaussianAdam(on_device(state["params"], device), lrs)
+        optim.load_state_dict(state["optim"])
+        densifier.load_state_dict(state["densify"], device)
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         if device.type == "cuda" and state.get("cuda_rng") is not None:
@@ -152,22 +150,13 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
         if not order:
             order = list(rng.permutation(len(train_cams)))
         cam = train_cams[order.pop()]
-        degree = sh_degree_at(config, step)
-        img, proj = render(optim.params, cam.viewmat, cam.K, cam.width, cam.height, degree)
-        proj.means2d.retain_grad()
-        loss = photometric_loss(img, cam.image, config.ssim_lambda)
-        if torch.isfinite(loss):
-            loss.backward()
-            densifier.observe(proj, cam.width, cam.height, len(optim.params["means"]))
-            optim.lrs["means"] = lrs["means"] * decay ** step
-            optim.step()
-            recent.append(psnr(img.detach(), cam.image))
-        else:  # a Gaussian went non-finite: drop it and go on, rather than spread NaN through Adam
-            _drop_nonfinite(optim, densifier, step)
-        densifier.step(step, optim)
+        optim.lrs["means"] = lrs["means"] * decay ** step
+        fit = train_step(optim, densifier, cam, config, step)
+        if fit is not None:
+            recent.append(fit)
         recent = recent[-20:]
         if config.eval_every and test_cams and step % config.eval_every == 0:
-            p, _ = evaluate(optim.params, test_cams, degree)
+            p, _ = evaluate(optim.params, test_cams, sh_degree_at(config, step))
             curve.append({"step": step, "seconds": round(time.perf_counter() - t_start, 2), "psnr": round(p, 3)})
         if step % 10 == 0 or step == config.iterations:
             progress(step / config.iterations,
@@ -176,8 +165,8 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
         if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every and step < config.iterations:
             _save_checkpoint(checkpoint, {
                 "key": key, "step": step, "params": {k: v.detach() for k, v in optim.params.items()},
-                "m": optim.m, "v": optim.v, "adam_steps": optim.step_count, "grad_sum": densifier.grad_sum,
-                "count": densifier.count, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "optim": optim.state_dict(), "densify": densifier.state_dict(), "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "order": order, "curve": curve, "recent": recent, "elapsed": time.perf_counter() - t_start})
             last_save = time.perf_counter()
@@ -198,10 +187,31 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
                        seconds, step)
 
 
+def train_step(optim: GaussianAdam, densifier: Densifier, cam: Camera, config: TrainConfig, step: int) -> float | None:
+    """One optimisation step on one view: render, loss, backward, Adam, densification on schedule.
+
+    Returns the view's PSNR before the update, or None when the loss was not finite (the Gaussians
+    that made it so are dropped and the update skipped).
+    """
+    img, proj = render(optim.params, cam.viewmat, cam.K, cam.width, cam.height, sh_degree_at(config, step))
+    proj.retain_screen_grad()
+    loss = photometric_loss(img, cam.image, config.ssim_lambda)
+    fit = None
+    if torch.isfinite(loss):
+        loss.backward()
+        densifier.observe(proj, cam.width, cam.height, len(optim.params["means"]))
+        optim.step()
+        fit = psnr(img.detach(), cam.image)
+    else:  # a Gaussian went non-finite: drop it and go on, rather than spread NaN through Adam
+        _drop_nonfinite(optim, densifier, step)
+    densifier.step(step, optim)
+    return fit
+
+
 def _drop_nonfinite(optim: GaussianAdam, densifier: Densifier, step: int) -> None:
     dropped = optim.drop_nonfinite()
     if dropped:
-        densifier.grad_sum = None  # its rows no longer match the model's
+        densifier.forget()  # its rows no longer match the model's
         log.warning("step %d: dropped %d Gaussians whose parameters were no longer finite", step, dropped)
 
 

@@ -17,10 +17,9 @@ from ..formats.splat import write_splat
 from ..formats.spz import write_spz
 from ..gs.model import from_gaussians
 from ..gs.rasterize import render
+from ..layout import CAMERAS, METRICS, PLY_GLOB, SFM_REPORT, SPLAT, SPZ, THUMBNAIL, TRAIN_REPORT
 from . import Progress, no_progress
 from .frames import image_sharpness
-from .sfm import REPORT as SFM_REPORT
-from .train import CAMERAS, TRAIN_REPORT
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ THUMBNAIL_SIZE = 480
 def latest_ply(outputs_dir: Path) -> Path:
     """The PLY of the highest `iteration_N` folder; FormatError if there is none."""
     found = []
-    for path in Path(outputs_dir).glob("point_cloud/iteration_*/point_cloud.ply"):
+    for path in Path(outputs_dir).glob(PLY_GLOB):
         m = re.fullmatch(r"iteration_(\d+)", path.parent.name)
         if m:
             found.append((int(m.group(1)), path))
@@ -47,11 +46,11 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     progress(0.1, "reading PLY")
     gaussians = read_ply(ply)
     progress(0.3, "writing .splat")
-    splat_bytes = write_splat(outputs_dir / "scene.splat", gaussians)
+    splat_bytes = write_splat(outputs_dir / SPLAT, gaussians)
     progress(0.4, "writing .spz")
-    spz_bytes = write_spz(outputs_dir / "scene.spz", gaussians)
+    spz_bytes = write_spz(outputs_dir / SPZ, gaussians)
     progress(0.6, "rendering thumbnail")
-    thumb = outputs_dir / "thumbnail.jpg"
+    thumb = outputs_dir / THUMBNAIL
     cameras = json.loads((outputs_dir / CAMERAS).read_text()) if (outputs_dir / CAMERAS).exists() else []
     thumbnail_source = _render_thumbnail(gaussians, cameras, thumb)
     if thumbnail_source is None:
@@ -62,7 +61,7 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     for name, path in (("sfm", Path(sfm_dir) / SFM_REPORT), ("train", outputs_dir / TRAIN_REPORT)):
         if path.exists():
             metrics[name] = json.loads(path.read_text())
-    (outputs_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (outputs_dir / METRICS).write_text(json.dumps(metrics, indent=1))
     progress(1.0, f".splat {splat_bytes / 1e6:.1f} MB")
     return metrics
 

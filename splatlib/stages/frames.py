@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, ffmpeg_exe, probe_video
+from ..options import default
 from . import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,9 @@ MANIFEST = "frames.json"
 
 @dataclass(frozen=True)
 class FrameOptions:
-    fps: float = 2.0
-    max_frames: int = 300
-    max_size: int = 1600  # long side, pixels; frames are never upscaled
+    fps: float = default("fps")
+    max_frames: int = default("max_frames")
+    sfm_max_size: int = default("sfm_max_size")  # long side, pixels; frames are never upscaled
     oversample: int = 3  # candidates decoded per kept frame; the sharpest one is kept
 
 
@@ -98,7 +99,7 @@ def _from_video(video: Path, out_dir: Path, options: FrameOptions, progress: Pro
         shutil.rmtree(candidates_dir)
     candidates_dir.mkdir()
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1",
-           "-i", str(video), "-vf", f"fps={rate},{_scale_filter(options.max_size)}",
+           "-i", str(video), "-vf", f"fps={rate},{_scale_filter(options.sfm_max_size)}",
            "-q:v", "2", "-frames:v", str(options.max_frames * options.oversample),
            str(candidates_dir / "candidate_%05d.jpg")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -143,12 +144,12 @@ def _from_photos(folder: Path, out_dir: Path, options: FrameOptions, progress: P
     for i, photo in enumerate(photos):
         try:
             with Image.open(photo) as im:
-                im.draft("RGB", (options.max_size, options.max_size))  # JPEG: decode at a fraction of the size
+                im.draft("RGB", (options.sfm_max_size, options.sfm_max_size))  # JPEG: decode at a fraction of the size
                 upright = ImageOps.exif_transpose(im)
                 exif = upright.getexif()  # keeps the focal length that COLMAP uses as a prior
                 exif.get_ifd(0x8769)  # load the Exif sub-IFD (FocalLength…) so that it is written too
                 upright = upright.convert("RGB")
-                upright.thumbnail((options.max_size, options.max_size), Image.LANCZOS)
+                upright.thumbnail((options.sfm_max_size, options.sfm_max_size), Image.LANCZOS)
                 name = f"frame_{i + 1:04d}.jpg"
                 upright.save(out_dir / name, quality=95, exif=exif)
                 entries.append({"name": name, "source": photo.name, "size": list(upright.size)})

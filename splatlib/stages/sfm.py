@@ -14,25 +14,29 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from ..errors import ReconstructionError
+from ..layout import SFM_REPORT
+from ..options import default
 from . import Progress, no_progress
+
+if TYPE_CHECKING:
+    import pycolmap
 
 log = logging.getLogger(__name__)
 
-REPORT = "report.json"
 
 
-MATCHINGS = ("auto", "sequential", "exhaustive")
 COARSE, FINE = 0, -1  # SIFT's first octave: the image as it is, or upsampled 2× (COLMAP's default)
 
 
 @dataclass(frozen=True)
 class SfmOptions:
-    matching: str = "auto"  # one of MATCHINGS
-    max_image_size: int = 1600
+    matching: str = default("matching")  # one of options.MATCHINGS
+    sfm_max_size: int = default("sfm_max_size")
     max_features: int = 8192
     first_octave: int = FINE  # SIFT's first octave: FINE (-1, COLMAP's default) or COARSE (0); see FEATURES
     sequential_overlap: int = 10
@@ -142,7 +146,7 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         "mean_track_length": float(best.compute_mean_track_length()),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    (out_dir / REPORT).write_text(json.dumps(report, indent=1))
+    (out_dir / SFM_REPORT).write_text(json.dumps(report, indent=1))
     for junk in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
         path = out_dir / junk
         if path.is_dir():
@@ -178,7 +182,7 @@ class _Colmap:
             self.progress(0.02, "extracting features")
             db = self._features = self.workdir / "features.db"
             extraction = pycolmap.FeatureExtractionOptions()
-            extraction.max_image_size = self.options.max_image_size
+            extraction.max_image_size = self.options.sfm_max_size
             extraction.num_threads = self.threads
             extraction.sift.max_num_features = self.options.max_features
             extraction.sift.first_octave = self.options.first_octave

@@ -23,24 +23,23 @@ from ..gs.bench import time_train_step
 from ..gs.device import describe, select_device
 from ..gs.model import init_from_points, on_device, to_gaussians
 from ..gs.trainer import TrainConfig, render_camera, sh_degree_at, train
+from ..layout import CAMERAS, CHECKPOINT, HOLDOUT, TRAIN_REPORT, ply_name
+from ..options import default
 from . import Progress, no_progress
 
 log = logging.getLogger(__name__)
 
-TRAIN_REPORT = "train.json"
-CAMERAS = "cameras.json"
-CHECKPOINT = "checkpoint.pt"  # training state every few minutes; a retry resumes from it
 
 
 @dataclass(frozen=True)
 class TrainOptions:
-    iterations: int = 2000
-    max_gaussians: int = 100_000
-    image_size: int = 512  # long side of training images, pixels
-    sh_degree: int = 3
+    iterations: int = default("iterations")
+    max_gaussians: int = default("max_gaussians")
+    image_size: int = default("image_size")  # long side of training images, pixels
+    sh_degree: int = default("sh_degree")
     holdout_every: int = 8
     seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda (gsplat)
+    device: str = default("device")  # see options.DEVICES
     seconds: float | None = None  # time budget: plan steps and image size to end in about this long
 
 
@@ -64,7 +63,7 @@ def gaussian_budget(max_gaussians: int, train_views: int) -> int:
 
 def ply_path(out_dir: Path, iterations: int) -> Path:
     """Where the INRIA layout puts the trained model."""
-    return Path(out_dir) / "point_cloud" / f"iteration_{iterations}" / "point_cloud.ply"
+    return Path(out_dir) / ply_name(iterations)
 
 
 def plan_steps(seconds: float, width: int, height: int, gaussians: int, device) -> tuple[int, float]:
@@ -130,7 +129,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     write_ply(ply, gaussians)
     _write_cameras(out_dir / CAMERAS, cams, {c.name for c in test_cams})
     if test_cams:
-        _save_side_by_side(out_dir / "holdout.jpg", result.params, test_cams[len(test_cams) // 2],
+        _save_side_by_side(out_dir / HOLDOUT, result.params, test_cams[len(test_cams) // 2],
                            sh_degree_at(config, result.steps))
     report = {
         "iterations": result.steps,

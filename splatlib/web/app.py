@@ -23,19 +23,21 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import InputError, SceneBusy, SceneNotFound
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
-from ..pipeline import Pipeline, PipelineOptions, keys, unique_filename
+from ..layout import HOLDOUT, METRICS, SPLAT, SPZ, THUMBNAIL, SceneKeys
+from ..options import BY_NAME, OPTIONS
+from ..pipeline import Pipeline, PipelineOptions, unique_filename
 from .worker import Workers
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 DOWNLOADS = {  # public name → (key under outputs/{id}/, content type)
-    "scene.splat": ("scene.splat", "application/octet-stream"),
-    "scene.spz": ("scene.spz", "application/octet-stream"),
+    SPLAT: (SPLAT, "application/octet-stream"),
+    SPZ: (SPZ, "application/octet-stream"),
     "point_cloud.ply": (None, "application/octet-stream"),
-    "thumbnail.jpg": ("thumbnail.jpg", "image/jpeg"),
-    "holdout.jpg": ("holdout.jpg", "image/jpeg"),
-    "metrics.json": ("metrics.json", "application/json"),
+    THUMBNAIL: (THUMBNAIL, "image/jpeg"),
+    HOLDOUT: (HOLDOUT, "image/jpeg"),
+    METRICS: (METRICS, "application/json"),
 }
 
 
@@ -184,7 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
     def download_key(scene: Scene, name: str) -> str | None:
         """Store key of a downloadable file (the PLY's depends on the iteration count)."""
         key = DOWNLOADS[name][0]
-        return scene.ply_key if key is None else f"{keys(scene.id)['outputs']}/{key}"
+        return scene.ply_key if key is None else SceneKeys(scene.id).output(key)
 
     def scene_json(scene: Scene) -> dict:
         d = scene.to_dict()
@@ -203,8 +205,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.post("/api/scenes", status_code=201, dependencies=[Depends(require_token)])
     async def create_scene(request: Request) -> dict:
-        """Upload one video or several photos (multipart field `file`; optional `title`, and `minutes`: a
-        time budget the training is planned to fit)."""
+        """Upload one video or several photos (multipart field `file`; optional `title`, and any of the
+        options that `GET /api/options` lists, e.g. `minutes`: a time budget the training is planned to fit)."""
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_upload_bytes:
             raise HTTPException(413, _too_large(settings.max_upload_bytes))
@@ -212,19 +214,24 @@ def create_app(settings: Settings) -> FastAPI:
         tmp_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
             try:
-                title, minutes, saved, originals = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
+                title, fields, saved, originals = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
             except UploadTooLarge:
                 raise HTTPException(413, _too_large(settings.max_upload_bytes)) from None
-            options = settings.options or PipelineOptions()
-            if minutes is not None:
-                try:
-                    options = replace(options, minutes=float(minutes))
-                except ValueError as exc:
-                    raise HTTPException(422, f"minutes: {exc}") from None
+            try:
+                options = replace(settings.options or PipelineOptions(),
+                                  **{name: BY_NAME[name].parse(text) for name, text in fields.items()})
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from None
             source = _check_upload(saved, Path(tmp))
             scene = pipeline.create_scene(source, title, options, originals)
         workers.notify()
         return scene_json(scene)
+
+    @app.get("/api/options")
+    def list_options() -> dict:
+        """The settings a scene can be given at upload: type, bounds or choices, help, and this server's default."""
+        defaults = settings.options or PipelineOptions()
+        return {"options": [{**o.describe(), "default": getattr(defaults, o.name)} for o in OPTIONS]}
 
     @app.get("/api/scenes")
     def list_scenes(status: Status | None = None, limit: int = Query(50, ge=1, le=500),
@@ -291,9 +298,9 @@ def _too_large(limit: int) -> str:
 
 
 async def _receive_upload(request: Request, dest: Path, limit: int
-                          ) -> tuple[str | None, str | None, list[Path], dict[str, str]]:
+                          ) -> tuple[str | None, dict[str, str], list[Path], dict[str, str]]:
     """Stream the multipart body to files in `dest` (unique safe names), counting bytes; returns
-    (title, minutes, saved files, the user's file name by saved name)."""
+    (title, the non-empty option fields by name, saved files, the user's file name by saved name)."""
     received = 0
     receive = request.receive
 
@@ -307,9 +314,10 @@ async def _receive_upload(request: Request, dest: Path, limit: int
         return message
 
     limited = Request(request.scope, counting_receive)
-    form = await limited.form(max_files=2000, max_fields=10)
+    form = await limited.form(max_files=2000, max_fields=len(OPTIONS) + 8)
     title = form.get("title")
-    minutes = form.get("minutes")
+    fields = {o.name: text.strip() for o in OPTIONS
+              if isinstance(text := form.get(o.name), str) and text.strip()}
     saved: list[Path] = []
     originals: dict[str, str] = {}
     taken: set[str] = set()
@@ -330,7 +338,7 @@ async def _receive_upload(request: Request, dest: Path, limit: int
     if not saved:
         raise HTTPException(422, "no file: send the video or photos in the multipart field 'file'")
     return (str(title)[:200] if isinstance(title, str) and title.strip() else None,
-            minutes.strip() if isinstance(minutes, str) and minutes.strip() else None, saved, originals)
+            fields, saved, originals)
 
 
 def _check_upload(saved: list[Path], tmp: Path) -> Path:

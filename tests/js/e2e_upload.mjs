@@ -1,5 +1,6 @@
-// node e2e_upload.mjs BASE_URL VIDEO OUT.png : as a person would: open the gallery, upload a video,
-// wait until its card says completed, open the scene page, screenshot the 3D view.
+// node e2e_upload.mjs BASE_URL VIDEO OUT.png : as a person would: open the gallery, choose a setting
+// under "More settings" (SH degree 1), upload a video, wait until its card says completed, open the
+// scene page, screenshot the 3D view.
 import { chromium } from "playwright-core";
 
 const [base, video, out] = process.argv.slice(2);
@@ -11,6 +12,8 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
   await page.goto(base);
+  await page.locator("#options summary", { hasText: "More settings" }).click();
+  await page.locator('#options input[name="sh_degree"]').fill("1");
   await page.locator("#file").setInputFiles(video);
   await page.locator("#message", { hasText: "Uploaded" }).waitFor({ timeout: 60000 });
   const card = page.locator(".card").first();

@@ -41,8 +41,9 @@ function upload(files) {
   if (!files.length) return;
   const form = new FormData();
   for (const f of files) form.append("file", f);
-  const minutes = document.getElementById("minutes").value;
-  if (minutes) form.append("minutes", minutes);
+  for (const input of document.querySelectorAll("[data-option]")) {
+    if (input.value !== "" && input.value !== input.dataset.default) form.append(input.name, input.value);
+  }
   const drop = document.getElementById("drop");
   const bar = document.getElementById("upload-progress");
   const xhr = new XMLHttpRequest();
@@ -69,11 +70,51 @@ function upload(files) {
   xhr.send(form);
 }
 
+function optionInput(o) {
+  let input;
+  if (o.choices) {
+    input = document.createElement("select");
+    for (const c of o.choices) input.append(new Option(c, c, false, c === o.default));
+  } else {
+    input = document.createElement("input");
+    input.type = "number";
+    input.min = o.minimum;
+    input.max = o.maximum;
+    input.step = o.type === "integer" ? "1" : "any";
+    input.placeholder = o.default ?? "none";
+  }
+  input.name = o.name;
+  input.dataset.option = "1";
+  input.dataset.default = o.choices ? o.default : "";
+  return input;
+}
+
+async function buildOptions() {
+  // every setting the server accepts, from its one option table (GET /api/options)
+  const { options } = await api("/api/options");
+  const box = document.getElementById("options");
+  const more = document.createElement("details");
+  more.append(Object.assign(document.createElement("summary"), { textContent: "More settings" }));
+  for (const o of options) {
+    const label = document.createElement("label");
+    label.title = o.help;
+    label.append(o.name === "minutes" ? "Time budget (minutes) " : `${o.name.replaceAll("_", " ")} `, optionInput(o));
+    if (o.name === "minutes") {
+      box.append(label, Object.assign(document.createElement("span"),
+        { className: "meta", textContent: ` ${o.help}` }));
+    } else {
+      more.append(label);
+    }
+  }
+  box.append(more);
+}
+
 const drop = document.getElementById("drop");
 document.getElementById("file").addEventListener("change", (e) => upload([...e.target.files]));
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); upload([...e.dataTransfer.files]); });
 
+buildOptions().catch((err) => say(`Cannot read the server's settings: ${err.message}`, true));
 refresh();
 setInterval(refresh, 2000);
