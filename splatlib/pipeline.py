@@ -367,7 +367,8 @@ class Pipeline:
         return {"metrics": {"total_frames": report["total_frames"],
                             "registered_frames": report["registered_frames"],
                             "points3D": report["points3D"],
-                            "mean_reprojection_error": report["mean_reprojection_error"]}}
+                            "mean_reprojection_error": report["mean_reprojection_error"],
+                            **({"max_step_ratio": report["max_step_ratio"]} if "max_step_ratio" in report else {})}}
 
     def _stage_train(self, scene: Scene, options: PipelineOptions, progress) -> dict:
         from .stages.train import TrainOptions, train_gaussians  # torch and numba: only where a stage trains

@@ -13,8 +13,8 @@ from splatlib.library import Status
 from splatlib.pipeline import PipelineOptions
 from splatlib.synthetic import DEMO_OPTIONS, DEMO_VIDEO, make_orbit_video
 
-DEMO_PSNR_FLOOR = 21.4  # dB held-out; the ledger of 2026-12-03 measured 22.3 and 22.5 dB in two runs (SSIM 0.83)
-DEMO_SSIM_FLOOR = 0.79
+DEMO_PSNR_FLOOR = 22.0  # dB held-out; 23.0-23.7 dB (SSIM 0.84-0.85) in 5 runs of 2026-12-03 with near-neighbour matching
+DEMO_SSIM_FLOOR = 0.81
 
 
 @pytest.mark.slow
@@ -25,5 +25,6 @@ def test_demo_scene_keeps_its_quality(pipeline, tmp_path):
     assert scene.status == Status.COMPLETED, scene.error
     m = scene.metrics
     assert m["registered_frames"] == m["total_frames"] == 20
+    assert m["max_step_ratio"] < 2.5, "a frame was placed off the orbit"  # 5.6-240000 with long-range matching
     assert m["psnr"] >= DEMO_PSNR_FLOOR and m["ssim"] >= DEMO_SSIM_FLOOR, (m["psnr"], m["ssim"])
 
