@@ -215,8 +215,13 @@ def cmd_serve(args) -> int:
               "with --token or SPLATLIB_TOKEN (clients send 'Authorization: Bearer TOKEN' for changes)",
               file=sys.stderr)
         return EXIT_USAGE
+    if args.private and not token:
+        print("splatlib serve: --private needs a token (--token or SPLATLIB_TOKEN) for reads to ask for",
+              file=sys.stderr)
+        return EXIT_USAGE
     home = library_home(args.library)
     settings = Settings(home=home, host=args.host, allowed_hosts=tuple(args.allowed_host), token=token,
+                        private=args.private,
                         max_upload_bytes=int(args.max_upload_mb * 1024 ** 2),
                         concurrency=args.concurrency, options=_pipeline_options(args))
     print(f"Splat Library at http://{args.host}:{args.port}/  (library: {home})", file=sys.stderr)
@@ -303,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--token", help="API token required for uploads and changes (needed off-loopback)")
+    p.add_argument("--private", action="store_true",
+                   help="reads need the token too: scripts send it, the gallery asks for it once and keeps a cookie")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="another name the server is reached by (Host header); repeatable. Requests naming "
                         "any other host are refused (DNS rebinding)")

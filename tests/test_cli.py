@@ -119,6 +119,8 @@ def test_serve_refuses_the_network_without_a_token(tmp_path, capsys, monkeypatch
     monkeypatch.delenv("SPLATLIB_TOKEN", raising=False)
     assert main(["serve", "--host", "0.0.0.0", "--library", str(tmp_path)]) == 2
     assert "API token" in capsys.readouterr().err
+    assert main(["serve", "--private", "--library", str(tmp_path)]) == 2  # private with nothing to ask for
+    assert "--private needs a token" in capsys.readouterr().err
 
 
 def test_bench_train_step_json(capsys):

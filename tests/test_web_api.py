@@ -108,6 +108,26 @@ def test_token_protects_writes(tmp_path, orbit_video):
         assert client.delete(f"/api/scenes/{scene_id}", headers={"Authorization": "Bearer s3cret"}).status_code == 204
 
 
+def test_private_server_needs_the_token_for_reads(tmp_path, orbit_video):
+    auth = {"Authorization": "Bearer s3cret"}
+    with make_client(tmp_path, token="s3cret", private=True) as client:
+        scene_id = upload(client, orbit_video, headers=auth).json()["id"]
+        for path in ("/api/scenes", f"/api/scenes/{scene_id}", f"/api/scenes/{scene_id}/files/thumbnail.jpg"):
+            assert client.get(path).status_code == 401, path
+        assert client.get("/api/scenes", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get(f"/api/scenes/{scene_id}", headers=auth).json()["id"] == scene_id
+        assert client.get("/").status_code == 200 and client.get(f"/scenes/{scene_id}").status_code == 200  # pages hold no data
+        assert client.get("/scenes/abcdefghijkl").status_code == 200  # nor do they tell which scenes exist
+
+        assert client.post("/api/session", json={"token": "wrong"}).status_code == 401
+        r = client.post("/api/session", json={"token": "s3cret"})
+        assert r.status_code == 204 and "s3cret" not in r.headers["set-cookie"]
+        assert "httponly" in r.headers["set-cookie"].lower() and "samesite=strict" in r.headers["set-cookie"].lower()
+        assert client.get(f"/api/scenes/{scene_id}").status_code == 200  # the page's cookie now serves for reads
+        client.cookies.clear()
+        assert client.get("/api/scenes").status_code == 401
+
+
 def _fake_outputs(client, orbit_video):
     """A scene whose outputs exist (written directly), to test downloads without training."""
     scene = upload(client, orbit_video).json()

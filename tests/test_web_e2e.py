@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def start_server(library: Path, port: int, extra: list[str] = ()) -> subprocess.
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/scenes", timeout=2)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/options", timeout=2)  # open on a private server too
             return proc
         except OSError:
             if proc.poll() is not None:
@@ -46,13 +47,13 @@ def get_json(url: str) -> dict:
         return json.loads(r.read())
 
 
-def post_video(url: str, video: Path) -> dict:
+def post_video(url: str, video: Path, headers: dict | None = None) -> dict:
     boundary = "splatlibtestboundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{video.name}\"\r\n"
             f"Content-Type: video/mp4\r\n\r\n").encode() + video.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     req = urllib.request.Request(url, data=body, method="POST",
                                  headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
-                                          "X-Splatlib-Client": "1"})
+                                          "X-Splatlib-Client": "1", **(headers or {})})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
@@ -112,6 +113,28 @@ def get_json_after_restart(tmp_path: Path, scene_id: str) -> dict:
                         lambda s: s["status"] in ("completed", "failed"), 600)
         assert done["stagesDone"] == ["frames", "sfm", "train", "convert"], done["error"]
         return done
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or not (ROOT / "node_modules" / "playwright-core").exists(),
+                    reason="needs Debian's chromium and `npm ci`")
+def test_private_gallery_asks_once_and_reads_with_its_cookie(tmp_path, orbit_video):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(tmp_path / "lib", port, ["--token", "s3cret", "--private"])
+    try:
+        post_video(f"{base}/api/scenes", orbit_video, {"Authorization": "Bearer s3cret"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get_json(f"{base}/api/scenes")
+        assert refused.value.code == 401
+        run = subprocess.run(["node", str(ROOT / "tests" / "js" / "private_gallery.mjs"), base + "/", "s3cret"],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        seen = json.loads(run.stdout.strip().splitlines()[-1])
+        assert seen["prompts"] == ["This server needs its API token:"] and seen["title"] == "orbit"
+        assert seen["cookieOnly"] == 200
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

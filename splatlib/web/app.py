@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -47,6 +48,7 @@ class Settings:
     host: str = "127.0.0.1"  # the address the server is bound to; with `allowed_hosts`, what Host may name
     allowed_hosts: tuple[str, ...] = ()  # more names the server is reached by (a LAN name, a proxy's)
     token: str | None = None  # bearer token required for writes when set
+    private: bool = False  # with `token`: reads need it too (or the session cookie that POST /api/session sets)
     max_upload_bytes: int = 2 * 1024 ** 3
     concurrency: int = 1
     run_workers: bool = True
@@ -60,6 +62,7 @@ class UploadTooLarge(Exception):
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+SESSION_COOKIE = "splatlib_session"
 CLIENT_HEADER = "X-Splatlib-Client"
 """A header a web page on another site cannot send without a CORS preflight (which this server never
 grants): a state change needs it, or an Authorization header."""
@@ -175,6 +178,20 @@ def create_app(settings: Settings) -> FastAPI:
         if not secrets.compare_digest(given.encode(), f"Bearer {settings.token}".encode()):
             raise HTTPException(401, "this server needs an API token for changes: send 'Authorization: Bearer TOKEN'")
 
+    session = hmac.new(settings.token.encode(), b"splatlib session", hashlib.sha256).hexdigest() \
+        if settings.token else None  # the cookie's value: proves the token without being it
+
+    def require_read(request: Request) -> None:
+        """With --private, reads need the token: as a bearer header (scripts) or the session cookie (pages)."""
+        if not settings.private:
+            return
+        given = request.headers.get("authorization", "")
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        if not (secrets.compare_digest(given.encode(), f"Bearer {settings.token}".encode())
+                or secrets.compare_digest(cookie.encode(), session.encode())):
+            raise HTTPException(401, "this library is private: send 'Authorization: Bearer TOKEN', "
+                                     "or sign in on the gallery page")
+
     def get_scene(scene_id: str) -> Scene:
         try:
             return catalog.get(validate_scene_id(scene_id))
@@ -202,6 +219,21 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(SceneBusy)
     async def busy(_: Request, exc: SceneBusy) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.post("/api/session", status_code=204)
+    async def sign_in(request: Request) -> Response:
+        """Exchange the API token (JSON `{"token": …}`) for a session cookie, so that the gallery's
+        images and the viewer's files load on a private server."""
+        try:
+            given = str((await request.json()).get("token", ""))
+        except (ValueError, AttributeError):
+            raise HTTPException(422, 'send JSON {"token": "…"}') from None
+        if settings.token is None or not secrets.compare_digest(given.encode(), settings.token.encode()):
+            raise HTTPException(401, "wrong token")
+        response = Response(status_code=204)
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", path="/api",
+                            max_age=30 * 24 * 3600)
+        return response
 
     @app.post("/api/scenes", status_code=201, dependencies=[Depends(require_token)])
     async def create_scene(request: Request) -> dict:
@@ -233,14 +265,14 @@ def create_app(settings: Settings) -> FastAPI:
         defaults = settings.options or PipelineOptions()
         return {"options": [{**o.describe(), "default": getattr(defaults, o.name)} for o in OPTIONS]}
 
-    @app.get("/api/scenes")
+    @app.get("/api/scenes", dependencies=[Depends(require_read)])
     def list_scenes(status: Status | None = None, limit: int = Query(50, ge=1, le=500),
                     offset: int = Query(0, ge=0, le=10 ** 9)) -> dict:
         """Scenes, newest first."""
         return {"scenes": [scene_json(s) for s in catalog.list(status, limit, offset)],
                 "limit": limit, "offset": offset}
 
-    @app.get("/api/scenes/{scene_id}")
+    @app.get("/api/scenes/{scene_id}", dependencies=[Depends(require_read)])
     def show_scene(scene: Scene = Depends(get_scene)) -> dict:
         return scene_json(scene)
 
@@ -256,7 +288,7 @@ def create_app(settings: Settings) -> FastAPI:
         pipeline.delete(scene.id)
         return Response(status_code=204)
 
-    @app.get("/api/scenes/{scene_id}/files/{name}")
+    @app.get("/api/scenes/{scene_id}/files/{name}", dependencies=[Depends(require_read)])
     def download(name: str, scene: Scene = Depends(get_scene)) -> FileResponse:
         if name not in DOWNLOADS:
             raise HTTPException(404, f"unknown file {name!r}; available: {', '.join(DOWNLOADS)}")
@@ -270,7 +302,9 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     @app.get("/scenes/{scene_id}", include_in_schema=False)
-    def scene_page(scene: Scene = Depends(get_scene)) -> FileResponse:
+    def scene_page(scene_id: str) -> FileResponse:
+        if not settings.private:
+            get_scene(scene_id)  # a 404 for a scene that is not there (private: the page asks for the token first)
         return FileResponse(STATIC / "scene.html")
 
     @app.get("/api/docs", include_in_schema=False)

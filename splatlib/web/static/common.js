@@ -1,13 +1,25 @@
 // Shared helpers for the gallery and the scene page.
 export function token() { return localStorage.getItem("splatlibToken"); }
 
+// A private server (--private) also wants the token for reads: the session cookie it sets in
+// exchange lets images and the viewer's files load, which cannot send an Authorization header.
+async function signIn(entered) {
+  localStorage.setItem("splatlibToken", entered);
+  await fetch("/api/session", { method: "POST", body: JSON.stringify({ token: entered }),
+    headers: { "X-Splatlib-Client": "1", "Content-Type": "application/json" } });
+}
+if (token()) signIn(token());
+
+let asked = false;  // ask once per page, not at every refresh
+
 export async function api(path, options = {}) {
   const headers = { "X-Splatlib-Client": "1", ...(options.headers || {}) };  // the server refuses changes without it
   if (token()) headers.Authorization = `Bearer ${token()}`;
   const response = await fetch(path, { ...options, headers });
-  if (response.status === 401) {
-    const entered = prompt("This server needs an API token for changes:");
-    if (entered) { localStorage.setItem("splatlibToken", entered); return api(path, options); }
+  if (response.status === 401 && !asked) {
+    asked = true;
+    const entered = prompt("This server needs its API token:");
+    if (entered) { await signIn(entered); asked = false; return api(path, options); }
   }
   if (!response.ok) {
     let detail = response.statusText;
