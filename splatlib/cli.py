@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError, SplatError
 from .gs.device import select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from .layout import HOLDOUT, SceneKeys
+from .layout import CAMERAS, HOLDOUT, SceneKeys
 from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
@@ -243,6 +243,43 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_render(args) -> int:
+    """A video along a camera path through a finished scene."""
+    from .formats.ply import read_ply
+    from .gs import camera_path
+    from .stages.movie import fit_size, parse_size, render_movie
+
+    catalog, store = open_library(library_home(args.library))
+    scene = catalog.get(validate_scene_id(args.id))
+    cameras_key = SceneKeys(scene.id).output(CAMERAS)
+    if scene.status != Status.COMPLETED or not scene.ply_key or not store.exists(cameras_key):
+        raise InputError(f"scene {scene.id} is {scene.status.value}: only a completed scene can be rendered")
+    cameras = json.loads(store.path(cameras_key).read_text())
+    width, height = parse_size(args.size) if args.size else fit_size(cameras[0]["width"], cameras[0]["height"], 1280)
+    if not (0.5 <= args.seconds <= 600 and 1 <= args.fps <= 120):
+        raise InputError("--seconds must be from 0.5 to 600 and --fps from 1 to 120")
+    frames = max(2, round(args.seconds * args.fps))
+    if args.path == "orbit":
+        path = camera_path.orbit_path(cameras, frames)
+    elif args.path == "capture":
+        path = camera_path.smooth_capture_path(cameras, frames)
+    else:
+        path = camera_path.resample(camera_path.load_path(Path(args.path)), frames)
+    if args.save_path:
+        camera_path.save_path(Path(args.save_path), path)
+    bars = ProgressBars(not args.quiet)
+    try:
+        result = render_movie(read_ply(store.path(scene.ply_key)), path, Path(args.out), width, height, args.fps,
+                              lambda fraction, message: bars("render", fraction, message),
+                              select_device(args.device))
+    finally:
+        bars.close()
+    print(json.dumps(result) if args.json else
+          f"wrote {args.out}: {result['frames']} frames, {width}x{height} at {args.fps:g} fps, "
+          f"{result['bytes'] / 1e6:.1f} MB")
+    return 0
+
+
 def cmd_convert(args) -> int:
     from .formats.convert import convert
 
@@ -326,6 +363,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("render", help="render a video along a camera path through a finished scene")
+    p.add_argument("id", help="scene id")
+    p.add_argument("out", help="video file to write (.mp4)")
+    p.add_argument("--path", default="capture", metavar="capture|orbit|FILE.json",
+                   help="capture: the capture's own path, smoothed (default; it shows what was filmed); "
+                        "orbit: one turn around what the capture looked at, at its height and distance; "
+                        "or a camera path file (JSON keyframes, as --save-path writes)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the video (default 10)")
+    p.add_argument("--size", help="WIDTHxHEIGHT, even numbers (default: 1280 on the long side at the capture's "
+                                  "aspect, so the frame shows no more than the capture saw)")
+    p.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
+    p.add_argument("--save-path", metavar="FILE.json", help="also write the camera path used, to edit or reuse")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_library(p)
+    _add_device(p)
+    p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("convert", help="convert between splat formats (.ply, .splat, .spz), chosen by extension")
     p.add_argument("src")

@@ -4,7 +4,8 @@
     frames/{id}/frame_0001.jpg … manifest.json
     sfm/{id}/images/ sparse/ report.json
     outputs/{id}/point_cloud/iteration_{N}/point_cloud.ply, cameras.json, train.json, holdout.jpg,
-                 checkpoint.pt (while training), scene.splat, scene.spz, thumbnail.jpg, metrics.json
+                 checkpoint.pt (while training), scene.splat, scene.spz, thumbnail.jpg, preview.mp4,
+                 metrics.json
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ CHECKPOINT = "checkpoint.pt"
 SPLAT = "scene.splat"
 SPZ = "scene.spz"
 THUMBNAIL = "thumbnail.jpg"
+PREVIEW = "preview.mp4"
 METRICS = "metrics.json"
 PLY_GLOB = "point_cloud/iteration_*/point_cloud.ply"
 

@@ -17,8 +17,11 @@ from ..formats.splat import write_splat
 from ..formats.spz import write_spz
 from ..gs.model import from_gaussians
 from ..gs.rasterize import render
-from ..layout import CAMERAS, METRICS, PLY_GLOB, SFM_REPORT, SPLAT, SPZ, THUMBNAIL, TRAIN_REPORT
+from ..gs.camera_path import smooth_capture_path
+from ..layout import CAMERAS, METRICS, PLY_GLOB, PREVIEW, SFM_REPORT, SPLAT, SPZ, THUMBNAIL, TRAIN_REPORT
 from . import Progress, no_progress
+from .movie import PREVIEW as PREVIEW_SETTINGS
+from .movie import fit_size, render_movie
 from .frames import image_sharpness
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,9 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     thumbnail_source = _render_thumbnail(gaussians, cameras, thumb)
     if thumbnail_source is None:
         thumbnail_source = _sharpest_frame_thumbnail(Path(frames_dir), thumb)
-    metrics = {"num_gaussians": len(gaussians), "thumbnail_source": thumbnail_source,
+    progress(0.7, "rendering a preview video")
+    preview = _render_preview(gaussians, cameras, outputs_dir / PREVIEW)
+    metrics = {"num_gaussians": len(gaussians), "thumbnail_source": thumbnail_source, "preview": preview,
                "view": initial_view(gaussians, cameras),
                "sizes": {"ply": ply.stat().st_size, "splat": splat_bytes, "spz": spz_bytes}}
     for name, path in (("sfm", Path(sfm_dir) / SFM_REPORT), ("train", outputs_dir / TRAIN_REPORT)):
@@ -103,6 +108,21 @@ def _render_thumbnail(gaussians, cameras: list[dict], dest: Path) -> str | None:
     except (OSError, KeyError, ValueError, IndexError) as exc:
         log.warning("thumbnail render failed, using the sharpest frame: %s", exc)
         return None
+
+
+def _render_preview(gaussians, cameras: list[dict], dest: Path) -> bool:
+    """A few seconds along the capture's smoothed path, small, for the gallery; False if it fails
+    (a scene without a preview is still a scene)."""
+    if not cameras:
+        return False
+    p = PREVIEW_SETTINGS
+    try:
+        path = smooth_capture_path(cameras, int(p["seconds"] * p["fps"]))
+        render_movie(gaussians, path, dest, *fit_size(cameras[0]["width"], cameras[0]["height"], p["long_side"]), p["fps"])
+        return True
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        log.warning("no preview video: %s", exc)
+        return False
 
 
 def _sharpest_frame_thumbnail(frames_dir: Path, dest: Path) -> str:

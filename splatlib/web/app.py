@@ -24,7 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import InputError, SceneBusy, SceneNotFound
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
-from ..layout import HOLDOUT, METRICS, SPLAT, SPZ, THUMBNAIL, SceneKeys
+from ..layout import HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from ..options import BY_NAME, OPTIONS
 from ..pipeline import Pipeline, PipelineOptions, unique_filename
 from .worker import Workers
@@ -37,6 +37,7 @@ DOWNLOADS = {  # public name → (key under outputs/{id}/, content type)
     SPZ: (SPZ, "application/octet-stream"),
     "point_cloud.ply": (None, "application/octet-stream"),
     THUMBNAIL: (THUMBNAIL, "image/jpeg"),
+    PREVIEW: (PREVIEW, "video/mp4"),
     HOLDOUT: (HOLDOUT, "image/jpeg"),
     METRICS: (METRICS, "application/json"),
 }

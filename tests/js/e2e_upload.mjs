@@ -1,6 +1,6 @@
 // node e2e_upload.mjs BASE_URL VIDEO OUT.png : as a person would: open the gallery, choose a setting
-// under "More settings" (SH degree 1), upload a video, wait until its card says completed, open the
-// scene page, screenshot the 3D view.
+// under "More settings" (SH degree 1), upload a video, wait until its card says completed, see its
+// preview video play under the pointer, open the scene page, screenshot the 3D view.
 import { chromium } from "playwright-core";
 
 const [base, video, out] = process.argv.slice(2);
@@ -19,6 +19,9 @@ try {
   const card = page.locator(".card").first();
   await page.locator('.card[data-status="completed"]').first().waitFor({ timeout: 300000 });
   await page.screenshot({ path: out.replace(/\.png$/, "-gallery.png") });
+  await card.hover();  // the convert stage's preview.mp4 plays under the pointer
+  await page.waitForFunction(() => { const v = document.querySelector(".card video"); return v && v.currentTime > 0.3; },
+    null, { timeout: 20000 });
   await card.click();
   await page.waitForFunction(() => window.viewerReady || window.viewerError, null, { timeout: 120000 });
   const error = await page.evaluate(() => window.viewerError);

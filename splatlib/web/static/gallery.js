@@ -24,13 +24,35 @@ function card(scene) {
         ? `<div class="bar"><span style="width:${Math.round(100 * (scene.progress || 0))}%"></span></div>` : ""}
     </div>`;
   a.querySelector(".title").textContent = scene.title;  // user text: never as HTML
+  const preview = scene.files["preview.mp4"];
+  if (preview) {  // a few seconds along the capture's path, played while the pointer is on the card
+    const video = Object.assign(document.createElement("video"),
+      { src: preview.url, muted: true, loop: true, playsInline: true, preload: "none" });
+    a.querySelector(".thumb").append(video);
+    a.addEventListener("mouseenter", () => { video.play().catch(() => {}); });
+    a.addEventListener("mouseleave", () => { video.pause(); video.currentTime = 0; });
+  }
   return a;
 }
+
+const cards = new Map();  // scene id → { key: what the card shows, element }
 
 async function refresh() {
   try {
     const { scenes } = await api("/api/scenes?limit=200");
-    grid.replaceChildren(...scenes.map(card));
+    // keep the cards that did not change, so a preview playing under the pointer goes on playing
+    const next = scenes.map((scene) => {
+      const key = JSON.stringify([scene.status, scene.stage, scene.progress, scene.etaSeconds, scene.title,
+        Object.keys(scene.files)]);
+      const kept = cards.get(scene.id);
+      if (kept && kept.key === key) return kept.element;
+      const element = card(scene);
+      cards.set(scene.id, { key, element });
+      return element;
+    });
+    if (next.length !== grid.children.length || next.some((el, i) => grid.children[i] !== el)) {
+      grid.replaceChildren(...next);
+    }
     document.getElementById("empty").hidden = scenes.length > 0;
   } catch (err) {
     say(`Cannot reach the library: ${err.message}`, true);
