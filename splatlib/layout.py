@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 SFM_REPORT = "report.json"
 CAMERAS = "cameras.json"
@@ -61,5 +60,5 @@ class SceneKeys:
         return f"{self.uploads}/{filename}"
 
     def output(self, name: str) -> str:
-        """An output file's key, e.g. `output(SPLAT)`."""
-        return str(PurePosixPath(self.outputs) / name)
+        """An output file's key, e.g. `output(SPLAT)`; `name` is relative, e.g. `ply_name(2000)`."""
+        return f"outputs/{self.scene_id}/{name}"

@@ -180,6 +180,7 @@ class Pipeline:
             [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         folder = prefix if kind == "video" else f"{prefix}/photos"
         names = {}  # stored name -> the user's name
+        scene.metrics["upload_bytes"] = sum(path.stat().st_size for path in files)  # listing never walks uploads
         for path in files:
             users = original_names.get(path.name, path.name)
             stored = unique_filename(users, taken)
@@ -387,7 +388,7 @@ class Pipeline:
         self._save(k.outputs, progress)
         ply_key = k.output(report["ply"])
         return {"ply_key": ply_key,
-                "metrics": {"psnr": report["psnr"], "ssim": report["ssim"],
+                "metrics": {"psnr": report["psnr"], "ssim": report["ssim"], "file_bytes": self._file_bytes(k),
                             "num_gaussians": report["num_gaussians"], "train_psnr": report["train_psnr"]}}
 
     def _stage_convert(self, scene: Scene, options: PipelineOptions, progress) -> dict:
@@ -399,4 +400,9 @@ class Pipeline:
         self._save(k.outputs, progress)
         return {"status": Status.COMPLETED, "completed_at": time.time(), "worker": None, "lease_until": None,
                 "splat_key": k.output(SPLAT), "thumbnail_key": k.output(THUMBNAIL),
-                "metrics": {"sizes": metrics["sizes"]}}
+                "metrics": {"sizes": metrics["sizes"], "file_bytes": self._file_bytes(k)}}
+
+    def _file_bytes(self, k: SceneKeys) -> dict[str, int]:
+        """Bytes of each output file by store key, kept in the record so that listing scenes reads no files."""
+        out = self.store.local_dir(k.outputs)
+        return {k.output(str(f.relative_to(out))): f.stat().st_size for f in sorted(out.rglob("*")) if f.is_file()}

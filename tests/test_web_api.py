@@ -12,7 +12,7 @@ from PIL import Image
 
 from splatlib.formats.ply import write_ply
 from splatlib.formats.splat import write_splat
-from splatlib.library import Status
+from splatlib.library import LocalStore, Status
 from splatlib.pipeline import PipelineOptions
 from splatlib.web.app import Settings, create_app
 from tests.helpers import FAST, random_gaussians
@@ -312,3 +312,24 @@ def test_stale_upload_folders_are_removed_at_start(tmp_path):
     os.utime(old, (time.time() - 2 * 3600,) * 2)
     with make_client(tmp_path):
         assert not old.exists() and fresh.exists()  # a fresh one may be another server's upload
+
+
+def test_listing_reads_sizes_from_the_records_not_the_files(completed_scene, monkeypatch):
+    """Issue 15: listing stat'ed every file of every scene on every request; the stages now keep the
+    sizes in the record, and a list reads no file at all."""
+    scene, catalog, store = completed_scene
+    home = store.root.parent
+    expected = {name: store.size(key) for name, key in (("scene.splat", scene.splat_key),
+                                                        ("point_cloud.ply", scene.ply_key))}
+    with make_client_at(home) as client:
+        monkeypatch.setattr(LocalStore, "size", lambda *a: (_ for _ in ()).throw(AssertionError("stat in a list")))
+        monkeypatch.setattr(LocalStore, "exists", lambda *a: (_ for _ in ()).throw(AssertionError("stat in a list")))
+        listed = next(s for s in client.get("/api/scenes").json()["scenes"] if s["id"] == scene.id)
+    assert {n: listed["files"][n]["bytes"] for n in expected} == expected
+    assert {"scene.spz", "thumbnail.jpg", "preview.mp4", "holdout.jpg", "metrics.json"} <= set(listed["files"])
+    assert listed["uploadBytes"] == scene.metrics["upload_bytes"] > 0
+
+
+def make_client_at(home) -> TestClient:
+    settings = Settings(home=home, run_workers=False, allowed_hosts=("testserver",))
+    return TestClient(create_app(settings), headers={"X-Splatlib-Client": "1"})

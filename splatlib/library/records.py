@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 
 from ..errors import InputError
@@ -63,10 +63,14 @@ class Scene:
     completed_at: float | None = None
 
     def to_dict(self) -> dict:
-        """JSON-ready dict with the spec's camelCase keys (splatKey, thumbnailKey, completedAt, …)."""
-        d = asdict(self)
+        """JSON-ready dict with the spec's camelCase keys (splatKey, thumbnailKey, completedAt, …).
+
+        Nested values (options, metrics, stages_done) are the record's own, not copies: listing a
+        thousand scenes spent 60 ms deep-copying them with `asdict`.
+        """
+        d = {key: getattr(self, name) for name, key in _RECORD_KEYS}
         d["status"] = self.status.value
-        return {camel(k): v for k, v in d.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Scene":
@@ -86,3 +90,6 @@ def camel(name: str) -> str:
 def snake(name: str) -> str:
     """Inverse of `camel`."""
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+_RECORD_KEYS = tuple((name, camel(name)) for name in Scene.__dataclass_fields__)
