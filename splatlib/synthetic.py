@@ -23,8 +23,8 @@ _WALL_RADIUS = 5.0
 
 DEMO_VIDEO = {"seconds": 10.0, "fps": 10.0}  # `splatlib demo`'s input: 100 frames at 480×360
 DEMO_OPTIONS = {"iterations": 600, "image_size": 320, "max_gaussians": 40_000}
-"""The demo's pipeline settings beside the defaults: about a minute on 2 cores (quality ledger,
-benchmarks/bench_quality.py, 2026-12-03: 22.3 dB held-out, 68 s of `splatlib run` on a quiet machine)."""
+"""The demo's pipeline settings beside the defaults: 1.3-1.5 min of `splatlib run` on 2 cores, 22.3-23.7 dB
+held-out across runs (quality ledger, benchmarks/bench_quality.py, and repeated runs, 2026-12-03)."""
 
 
 def make_texture(seed: int, size: int = 512) -> np.ndarray:
