@@ -2,11 +2,15 @@
 
 import json
 import os
+import socket
+import threading
 import time
 from dataclasses import fields
 
+import httpx
 import numpy as np
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -333,3 +337,40 @@ def test_listing_reads_sizes_from_the_records_not_the_files(completed_scene, mon
 def make_client_at(home) -> TestClient:
     settings = Settings(home=home, run_workers=False, allowed_hosts=("testserver",))
     return TestClient(create_app(settings), headers={"X-Splatlib-Client": "1"})
+
+
+def test_checking_an_upload_does_not_hold_up_other_requests(tmp_path, orbit_video, monkeypatch):
+    """Issue 15: decoding an upload to check it (and copying it into the library) ran on the event
+    loop, so every other request waited for it. A real server; the check made to take 2 s."""
+    import splatlib.web.app as web
+
+    real = web.probe_video
+    monkeypatch.setattr(web, "probe_video", lambda path: (time.sleep(2), real(path))[1])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(home=tmp_path / "lib", run_workers=False)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"X-Splatlib-Client": "1"}, timeout=30) as client:
+            created = {}
+
+            def send():
+                with open(orbit_video, "rb") as f:
+                    created["status"] = client.post("/api/scenes", files={"file": ("o.mp4", f, "video/mp4")}).status_code
+            uploader = threading.Thread(target=send)
+            uploader.start()
+            time.sleep(0.8)  # the upload is being checked now
+            t0 = time.perf_counter()
+            assert client.get("/api/options").status_code == 200
+            waited = time.perf_counter() - t0
+            uploader.join()
+        assert created["status"] == 201 and waited < 0.5, waited
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

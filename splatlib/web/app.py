@@ -20,11 +20,12 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import InputError, SceneBusy, SceneNotFound
+from ..layout import HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
-from ..layout import HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from ..options import BY_NAME, OPTIONS
 from ..pipeline import Pipeline, PipelineOptions, unique_filename
 from .worker import Workers
@@ -252,9 +253,10 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(413, _too_large(settings.max_upload_bytes))
         tmp_root = home / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        tmp = Path(tempfile.mkdtemp(dir=tmp_root))
+        try:
             try:
-                title, fields, saved, originals = await _receive_upload(request, Path(tmp), settings.max_upload_bytes)
+                title, fields, saved, originals = await _receive_upload(request, tmp, settings.max_upload_bytes)
             except UploadTooLarge:
                 raise HTTPException(413, _too_large(settings.max_upload_bytes)) from None
             try:
@@ -262,8 +264,12 @@ def create_app(settings: Settings) -> FastAPI:
                                   **{name: BY_NAME[name].parse(text) for name, text in fields.items()})
             except ValueError as exc:
                 raise HTTPException(422, str(exc)) from None
-            source = _check_upload(saved, Path(tmp))
-            scene = pipeline.create_scene(source, title, options, originals)
+            # decoding the upload to check it, and copying it into the library, take seconds for a
+            # large one: in a worker thread, so that other requests are answered meanwhile
+            scene = await run_in_threadpool(
+                lambda: pipeline.create_scene(_check_upload(saved, tmp), title, options, originals))
+        finally:
+            await run_in_threadpool(shutil.rmtree, tmp, True)
         workers.notify()
         return scene_json(scene)
 
