@@ -28,6 +28,10 @@ class Option:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def _noun(self) -> str:
+        return "an integer" if self.kind is int else "a number"
+
     def check(self, value: object) -> None:
         """ValueError with a message a user understands when `value` is not allowed."""
         if value is None and self.default is None:
@@ -38,8 +42,7 @@ class Option:
             return
         kinds = (int,) if self.kind is int else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds) or not self.low <= value <= self.high:
-            raise ValueError(f"{self.name} must be {'an integer' if self.kind is int else 'a number'} from "
-                             f"{self.low:g} to {self.high:g}, not {value!r}")
+            raise ValueError(f"{self.name} must be {self._noun} from {self.low:g} to {self.high:g}, not {value!r}")
 
     def parse(self, text: str) -> int | float | str:
         """A value typed in a form field, converted to this option's type (bounds are checked by `check`)."""
@@ -48,8 +51,7 @@ class Option:
         try:
             return self.kind(text)
         except ValueError:
-            raise ValueError(f"{self.name} must be {'an integer' if self.kind is int else 'a number'}, "
-                             f"not {text!r}") from None
+            raise ValueError(f"{self.name} must be {self._noun}, not {text!r}") from None
 
     def describe(self) -> dict:
         """This option as JSON, for the API and the web form."""

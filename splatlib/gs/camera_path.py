@@ -83,36 +83,17 @@ def smooth_capture_path(cameras: list[dict], frames: int) -> list[Keyframe]:
     keys = capture_keyframes(cameras)
     if len(keys) < 2:
         return [keys[0]] * frames
-    positions = _smooth(np.array([k.position for k in keys]))
-    forwards = _smooth(np.array([k.rotation[:, 2] for k in keys]))
-    ups = _smooth(np.array([-k.rotation[:, 1] for k in keys]))
     fov = float(np.median([k.fov for k in keys]))
-    t = np.linspace(0, len(keys) - 1, frames)
-    path = []
-    for ti in t:
-        i = min(int(ti), len(keys) - 2)
-        a = ti - i
-        position = (1 - a) * positions[i] + a * positions[i + 1]
-        forward = (1 - a) * forwards[i] + a * forwards[i + 1]
-        up = (1 - a) * ups[i] + a * ups[i + 1]
-        path.append(Keyframe(position, look_at(position, position + forward, up), fov))
-    return path
+    return _along(_smooth(np.array([k.position for k in keys])), _smooth(np.array([k.rotation[:, 2] for k in keys])),
+                  _smooth(np.array([-k.rotation[:, 1] for k in keys])), np.full(len(keys), fov), frames)
 
 
 def resample(keyframes: list[Keyframe], frames: int) -> list[Keyframe]:
     """`frames` views evenly along a path file's keyframes (positions, view directions and fov interpolated)."""
     if len(keyframes) == 1:
         return keyframes * frames
-    t = np.linspace(0, len(keyframes) - 1, frames)
-    path = []
-    for ti in t:
-        i = min(int(ti), len(keyframes) - 2)
-        a, k0, k1 = ti - i, keyframes[i], keyframes[i + 1]
-        position = (1 - a) * k0.position + a * k1.position
-        forward = (1 - a) * k0.rotation[:, 2] + a * k1.rotation[:, 2]
-        up = -((1 - a) * k0.rotation[:, 1] + a * k1.rotation[:, 1])
-        path.append(Keyframe(position, look_at(position, position + forward, up), (1 - a) * k0.fov + a * k1.fov))
-    return path
+    return _along(np.array([k.position for k in keyframes]), np.array([k.rotation[:, 2] for k in keyframes]),
+                  np.array([-k.rotation[:, 1] for k in keyframes]), np.array([k.fov for k in keyframes]), frames)
 
 
 def save_path(path: Path, keyframes: list[Keyframe]) -> None:
@@ -138,6 +119,22 @@ def load_path(path: Path) -> list[Keyframe]:
         if not (np.isfinite(k.position).all() and np.isfinite(k.rotation).all() and 1 <= k.fov <= 170):
             raise InputError(f"{path}: a keyframe has a non-finite position or rotation, or a fov outside 1-170°")
     return keyframes
+
+
+def _along(positions: np.ndarray, forwards: np.ndarray, ups: np.ndarray, fovs: np.ndarray,
+           frames: int) -> list[Keyframe]:
+    """`frames` views evenly along a sequence of ≥ 2 poses: positions, view and up directions and fov
+    interpolated linearly, each view rebuilt level with its up."""
+    path = []
+    for t in np.linspace(0, len(positions) - 1, frames):
+        i = min(int(t), len(positions) - 2)
+        a = t - i
+        position = (1 - a) * positions[i] + a * positions[i + 1]
+        forward = (1 - a) * forwards[i] + a * forwards[i + 1]
+        up = (1 - a) * ups[i] + a * ups[i + 1]
+        fov = float((1 - a) * fovs[i] + a * fovs[i + 1])
+        path.append(Keyframe(position, look_at(position, position + forward, up), fov))
+    return path
 
 
 def _capture_up(keys: list[Keyframe]) -> np.ndarray:

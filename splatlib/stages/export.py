@@ -15,14 +15,14 @@ from ..errors import FormatError
 from ..formats.ply import read_ply
 from ..formats.splat import write_splat
 from ..formats.spz import write_spz
+from ..gs.camera_path import smooth_capture_path
 from ..gs.model import from_gaussians
 from ..gs.rasterize import render
-from ..gs.camera_path import smooth_capture_path
 from ..layout import CAMERAS, METRICS, PLY_GLOB, PREVIEW, SFM_REPORT, SPLAT, SPZ, THUMBNAIL, TRAIN_REPORT
 from . import Progress, no_progress
+from .frames import image_sharpness
 from .movie import PREVIEW as PREVIEW_SETTINGS
 from .movie import fit_size, render_movie
-from .frames import image_sharpness
 
 log = logging.getLogger(__name__)
 

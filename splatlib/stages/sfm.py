@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-
 COARSE, FINE = 0, -1  # SIFT's first octave: the image as it is, or upsampled 2× (COLMAP's default)
 
 
@@ -126,9 +124,9 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         registered = best.num_reg_images() if best is not None else 0
         if registered < max(3, options.min_registered_fraction * total):
             raise ReconstructionError(_placement_message(registered, total))
-        remaps = 0
+        remaps, ratio = 0, None
         if kind == "video":
-            models, best, remaps = _remap_while_jumpy(colmap, chosen, models, best, Path(tmp))
+            models, best, remaps, ratio = _remap_while_jumpy(colmap, chosen, models, best, Path(tmp))
             registered = best.num_reg_images()
 
         t0 = time.perf_counter()
@@ -152,11 +150,10 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         "mean_track_length": float(best.compute_mean_track_length()),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    if kind == "video":
-        report["max_step_ratio"] = max_step_ratio(best)
-        if report["max_step_ratio"] > JUMPY:
-            log.warning("the camera path jumps (largest step %.1f× the median): some frames may be misplaced",
-                        report["max_step_ratio"])
+    if ratio is not None:
+        report["max_step_ratio"] = ratio
+        if ratio > JUMPY:
+            log.warning("the camera path jumps (largest step %.1f× the median): some frames may be misplaced", ratio)
     (out_dir / SFM_REPORT).write_text(json.dumps(report, indent=1))
     for junk in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
         path = out_dir / junk
@@ -183,8 +180,10 @@ ended smooth (9 at once, 3 after 1, 2 and 3 remaps; about 3 s each). With a thir
 jumping, 5 remaps leave about 1 run in 700 jumpy."""
 
 
-def _remap_while_jumpy(colmap: "_Colmap", trial: "_Trial", models: dict, best, tmp: Path) -> tuple[dict, object, int]:
-    """Map again while the camera path jumps; returns (models, the model kept, how many remaps ran)."""
+def _remap_while_jumpy(colmap: "_Colmap", trial: "_Trial", models: dict, best,
+                       tmp: Path) -> tuple[dict, object, int, float]:
+    """Map again while the camera path jumps; returns (models, the model kept, how many remaps ran,
+    that model's `max_step_ratio`)."""
     ratio = max_step_ratio(best)
     remaps = 0
     while ratio > JUMPY and remaps < REMAPS:
@@ -197,7 +196,7 @@ def _remap_while_jumpy(colmap: "_Colmap", trial: "_Trial", models: dict, best, t
             candidate_ratio = max_step_ratio(candidate)
             if candidate_ratio < ratio:
                 models, best, ratio = again, candidate, candidate_ratio
-    return models, best, remaps
+    return models, best, remaps, ratio
 
 
 def max_step_ratio(model: "pycolmap.Reconstruction") -> float:

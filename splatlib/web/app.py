@@ -173,11 +173,12 @@ def create_app(settings: Settings) -> FastAPI:
         response.headers.update(headers)
         return response
 
-    def require_token(request: Request) -> None:
-        if settings.token is None:
-            return
+    def has_token(request: Request) -> bool:
         given = request.headers.get("authorization", "")
-        if not secrets.compare_digest(given.encode(), f"Bearer {settings.token}".encode()):
+        return secrets.compare_digest(given.encode(), f"Bearer {settings.token}".encode())
+
+    def require_token(request: Request) -> None:
+        if settings.token is not None and not has_token(request):
             raise HTTPException(401, "this server needs an API token for changes: send 'Authorization: Bearer TOKEN'")
 
     session = hmac.new(settings.token.encode(), b"splatlib session", hashlib.sha256).hexdigest() \
@@ -187,10 +188,8 @@ def create_app(settings: Settings) -> FastAPI:
         """With --private, reads need the token: as a bearer header (scripts) or the session cookie (pages)."""
         if not settings.private:
             return
-        given = request.headers.get("authorization", "")
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        if not (secrets.compare_digest(given.encode(), f"Bearer {settings.token}".encode())
-                or secrets.compare_digest(cookie.encode(), session.encode())):
+        if not (has_token(request) or secrets.compare_digest(cookie.encode(), session.encode())):
             raise HTTPException(401, "this library is private: send 'Authorization: Bearer TOKEN', "
                                      "or sign in on the gallery page")
 
