@@ -51,9 +51,9 @@ def sabotage(monkeypatch, failing: set) -> list:
     real_map = sfm._Colmap.map
     calls = []
 
-    def places_three(self, trial, out):
+    def places_three(self, trial, out, seed=0):
         calls.append(trial.label)
-        models = real_map(self, trial, out)
+        models = real_map(self, trial, out, seed)
         if trial.label in failing:
             best = sfm._largest(models)
             for frame_id in sorted(best.reg_frame_ids())[3:]:
