@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -16,7 +17,7 @@ from PIL import Image
 
 from splatlib.formats.ply import write_ply
 from splatlib.formats.splat import write_splat
-from splatlib.library import LocalStore, Status
+from splatlib.library import LocalStore, SQLiteCatalog, Status
 from splatlib.pipeline import PipelineOptions
 from splatlib.web.app import Settings, create_app
 from tests.helpers import FAST, random_gaussians
@@ -332,6 +333,28 @@ def test_listing_reads_sizes_from_the_records_not_the_files(completed_scene, mon
     assert {n: listed["files"][n]["bytes"] for n in expected} == expected
     assert {"scene.spz", "thumbnail.jpg", "preview.mp4", "holdout.jpg", "metrics.json"} <= set(listed["files"])
     assert listed["uploadBytes"] == scene.metrics["upload_bytes"] > 0
+
+
+def test_a_listing_shows_every_change_of_a_record(completed_scene, tmp_path):
+    """Listed scenes are encoded once per version of their record: each write must show at once,
+    whichever way it was made (an update, a claim, a lease renewed), and a NaN metric is null."""
+    scene, shared, _ = completed_scene
+    home = shutil.copytree(shared.path.parent, tmp_path / "lib")  # the shared scene stays as it is
+    catalog = SQLiteCatalog(home / "catalog.sqlite")
+    with make_client_at(home) as client:
+        def listed() -> dict:
+            return next(s for s in client.get("/api/scenes").json()["scenes"] if s["id"] == scene.id)
+
+        assert listed()["title"] == scene.title
+        catalog.update(scene.id, title="renamed")
+        assert listed()["title"] == "renamed"
+        current = catalog.update(scene.id, status=Status.QUEUED)
+        assert catalog.claim(scene.id, current, "host:1", time.time() + 60)
+        assert listed()["status"] == "processing" and listed()["worker"] == "host:1"
+        catalog.update(scene.id, ("host:1", current.generation + 1), lease_until=123.0)
+        assert listed()["leaseUntil"] == 123.0
+        catalog.update(scene.id, metrics={**scene.metrics, "psnr": float("nan")})
+        assert listed()["metrics"]["psnr"] is None
 
 
 def make_client_at(home) -> TestClient:
