@@ -36,3 +36,7 @@ class SceneBusy(SplatError):
 class LeaseLost(SplatError):
     """Another process took the scene over (this one was paused past its lease); this one stops
     without writing the scene's state or outputs."""
+
+
+class DiskFull(SplatError):
+    """The disk holding the library has no room for what is being written; nothing partial is kept."""

@@ -18,10 +18,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
-from .errors import InputError, LeaseLost, SceneBusy, SceneNotFound, SplatError
+from .errors import DiskFull, InputError, LeaseLost, SceneBusy, SceneNotFound, SplatError
 from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
-from .layout import SPLAT, THUMBNAIL, SceneKeys
+from .layout import METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from .library.catalog import lease_lost
+from .space import disk_full, ensure_room, is_disk_full
 from .media import IMAGE_SUFFIXES
 from .stages.frames import FrameOptions, extract_frames, input_kind
 from .options import OPTIONS, default
@@ -99,6 +100,13 @@ def unique_filename(name: str, taken: set[str]) -> str:
 
 NAMES = "names.json"
 """Beside an upload: the user's own file names, by stored name (written when any differ)."""
+
+
+def _stage_writes(k: SceneKeys, stage: str) -> list[str]:
+    """The store keys a stage writes, removed when it fails for want of space."""
+    if stage == "convert":
+        return [k.output(name) for name in (SPLAT, SPZ, THUMBNAIL, PREVIEW, METRICS)]
+    return [{"frames": k.frames, "sfm": k.sfm, "train": k.outputs}[stage]]
 
 
 def seconds_left(elapsed: float, fraction: float) -> float | None:
@@ -180,17 +188,24 @@ class Pipeline:
             [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         folder = prefix if kind == "video" else f"{prefix}/photos"
         names = {}  # stored name -> the user's name
-        scene.metrics["upload_bytes"] = sum(path.stat().st_size for path in files)  # listing never walks uploads
-        for path in files:
-            users = original_names.get(path.name, path.name)
-            stored = unique_filename(users, taken)
-            self.store.put_file(f"{folder}/{stored}", path)
-            names[stored] = users
-        scene.input_key = f"{folder}/{next(iter(names))}" if kind == "video" else folder
-        if any(stored != users for stored, users in names.items()):
-            (self.store.local_dir(prefix) / NAMES).write_text(json.dumps(names, ensure_ascii=False, indent=1))
-            self.store.save_dir(prefix)
-        self.catalog.put(scene)
+        size = scene.metrics["upload_bytes"] = sum(path.stat().st_size for path in files)  # listing never walks uploads
+        try:
+            ensure_room(self.store.local_dir(prefix), size, "the upload")
+            for path in files:
+                users = original_names.get(path.name, path.name)
+                stored = unique_filename(users, taken)
+                self.store.put_file(f"{folder}/{stored}", path)
+                names[stored] = users
+            scene.input_key = f"{folder}/{next(iter(names))}" if kind == "video" else folder
+            if any(stored != users for stored, users in names.items()):
+                (self.store.local_dir(prefix) / NAMES).write_text(json.dumps(names, ensure_ascii=False, indent=1))
+                self.store.save_dir(prefix)
+            self.catalog.put(scene)
+        except Exception as exc:  # no half-copied upload is left behind: the user still has the original
+            self.store.delete_prefix(prefix)
+            if is_disk_full(exc):
+                raise disk_full(self.store.path(prefix), size, "the upload") from None
+            raise
         log.info("created scene %s from %s", scene.id, source)
         return scene
 
@@ -241,7 +256,13 @@ class Pipeline:
             return scene
         ensure_not_busy(scene)
         me = worker_id()
-        if not self.catalog.claim(scene_id, scene, me, time.time() + LEASE_SECONDS):
+        try:
+            claimed = self.catalog.claim(scene_id, scene, me, time.time() + LEASE_SECONDS)
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.store.path(SceneKeys(scene_id).uploads), 0, "recording the scene's progress") from None
+            raise
+        if not claimed:
             raise SceneBusy(f"scene {scene_id} was just claimed by another process")
         lease = _Lease((me, scene.generation + 1))
         scene = self.catalog.get(scene_id)
@@ -292,13 +313,15 @@ class Pipeline:
                 log.warning("%s", exc)
                 lease.lost.set()
                 return
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                log.warning("scene %s: could not renew its lease, the disk is full; trying again", scene_id)
 
     def _run_stage(self, scene: Scene, stage: str, options: PipelineOptions, lease: "_Lease | None" = None) -> Scene:
         """Run one stage and record it. With `lease`, every write is fenced by it: a process that lost
         the scene to another raises LeaseLost at its next progress report, before saving outputs."""
         owner = lease.owner if lease else None
-        scene = self.catalog.update(scene.id, owner, stage=stage, progress=0.0, message="starting")
-        self._notify(stage, 0.0, "starting")
         last_write = [0.0]
         started = time.perf_counter()
 
@@ -314,29 +337,62 @@ class Pipeline:
                                     eta_seconds=None if eta is None else round(eta))
 
         try:
+            scene = self.catalog.update(scene.id, owner, stage=stage, progress=0.0, message="starting")
+            self._notify(stage, 0.0, "starting")
             updates = getattr(self, f"_stage_{stage}")(scene, options, progress)
         except KeyboardInterrupt:
             self._fail(scene, stage, "interrupted by the user; run `splatlib scenes retry` to continue", owner)
             raise
         except LeaseLost:
             raise
+        except DiskFull as exc:  # a stage's own check of the room it needs
+            return self._out_of_space(scene, stage, owner, exc)
         except SplatError as exc:
             return self._fail(scene, stage, str(exc), owner)
         except Exception as exc:  # a bug or an environment problem: keep the traceback in the log
+            if is_disk_full(exc):
+                return self._out_of_space(scene, stage, owner)
             log.exception("stage %s of scene %s failed", stage, scene.id)
             return self._fail(scene, stage, f"{type(exc).__name__}: {exc}", owner)
         metrics = dict(scene.metrics)
         metrics.update(updates.pop("metrics", {}))
         metrics.setdefault("seconds", {})[stage] = round(time.perf_counter() - started, 2)
-        scene = self.catalog.update(scene.id, owner, stages_done=scene.stages_done + [stage], progress=1.0,
-                                    message="done", eta_seconds=None, metrics=metrics, **updates)
+        try:
+            scene = self.catalog.update(scene.id, owner, stages_done=scene.stages_done + [stage], progress=1.0,
+                                        message="done", eta_seconds=None, metrics=metrics, **updates)
+        except Exception as exc:
+            if is_disk_full(exc):  # the catalog's own write
+                return self._out_of_space(scene, stage, owner)
+            raise
         self._notify(stage, 1.0, "done")
         return scene
 
     def _fail(self, scene: Scene, stage: str, message: str, owner: Owner | None = None) -> Scene:
         log.warning("scene %s failed in %s: %s", scene.id, stage, message)
-        return self.catalog.update(scene.id, owner, status=Status.FAILED, error=f"{stage} failed: {message}",
-                                   error_stage=stage, worker=None, lease_until=None)
+        try:
+            return self.catalog.update(scene.id, owner, status=Status.FAILED, error=f"{stage} failed: {message}",
+                                       error_stage=stage, worker=None, lease_until=None)
+        except Exception as exc:
+            if is_disk_full(exc):  # not even the failure fits: say it here; the scene can be retried once this process ends
+                raise DiskFull(f"{message} (the disk is too full to record that scene {scene.id} failed)") from None
+            raise
+
+    def _out_of_space(self, scene: Scene, stage: str, owner: Owner | None, error: DiskFull | None = None) -> Scene:
+        """A stage filled the disk: what it had written is removed (it starts again on retry), which
+        also leaves room to record the failure, and the scene fails saying how much room it needs."""
+        written = 0
+        for key in _stage_writes(SceneKeys(scene.id), stage):
+            local = self.store.path(key)
+            written += sum(f.stat().st_size for f in local.rglob("*") if f.is_file()) if local.is_dir() \
+                else local.stat().st_size if local.exists() else 0
+            self.store.delete_prefix(key)
+            if local.is_dir():  # a remote store's working copy
+                shutil.rmtree(local, ignore_errors=True)
+            elif local.exists():
+                local.unlink()
+        error = error or disk_full(self.store.path(SceneKeys(scene.id).uploads), written, f"the {stage} stage")
+        log.warning("scene %s: %s", scene.id, error)
+        return self._fail(scene, stage, f"{error}; free some space, then retry the scene", owner)
 
     def _save(self, prefix: str, progress) -> None:
         """Save a stage's outputs; the progress report before it is a fenced write, so a process that

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import InputError
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, ffmpeg_exe, probe_video
 from ..options import default
+from ..space import raise_if_disk_full
 from . import Progress, no_progress
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def _from_video(video: Path, out_dir: Path, options: FrameOptions, progress: Pro
     stderr = proc.stderr.read() if proc.stderr else ""
     if proc.wait() != 0:
         shutil.rmtree(candidates_dir)
+        raise_if_disk_full(stderr)
         raise InputError(f"{video.name}: ffmpeg could not decode the video: {stderr.strip()[-300:]}")
     candidates = sorted(candidates_dir.glob("candidate_*.jpg"))
     scores = [image_sharpness(c) for c in candidates]

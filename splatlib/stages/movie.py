@@ -19,6 +19,7 @@ from ..gs.camera_path import Keyframe
 from ..gs.model import from_gaussians, on_device
 from ..gs.render import render
 from ..media import ffmpeg_exe
+from ..space import raise_if_disk_full
 from . import Progress, no_progress
 
 PREVIEW = {"seconds": 3.0, "fps": 12, "long_side": 320}
@@ -69,11 +70,15 @@ def render_movie(gaussians: Gaussians, path: list[Keyframe], out: Path, width: i
                 progress((i + 1) / len(path), f"frame {i + 1}/{len(path)}")
         encoder.stdin.close()
         if encoder.wait() != 0:
-            raise RuntimeError(f"ffmpeg could not encode the video: {encoder.stderr.read().decode(errors='replace')[-500:]}")
-    except BaseException:
+            raise RuntimeError("ffmpeg could not encode the video")
+    except BaseException as exc:
         encoder.kill()
         encoder.wait()
         tmp.unlink(missing_ok=True)
+        errors = encoder.stderr.read().decode(errors="replace")
+        raise_if_disk_full(errors)
+        if isinstance(exc, (RuntimeError, BrokenPipeError)):  # ffmpeg stopped: what it said is the reason
+            raise RuntimeError(f"ffmpeg could not encode the video: {errors[-500:]}") from None
         raise
     finally:
         encoder.stderr.close()

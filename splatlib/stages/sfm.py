@@ -22,6 +22,7 @@ from PIL import Image
 from ..errors import ReconstructionError
 from ..layout import SFM_REPORT
 from ..options import default
+from ..space import ensure_room
 from . import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -134,6 +135,10 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         model_dir = Path(tmp) / "best"
         model_dir.mkdir()
         best.write(model_dir)
+        # COLMAP's JPEG writer ends the whole process when the disk fills (libjpeg's exit()), so the
+        # room is checked first: undistorted frames take about twice the frames' bytes
+        ensure_room(out_dir, 3 * sum(f.stat().st_size for f in frames_dir.iterdir() if f.is_file()),
+                    "the undistorted frames")
         pycolmap.undistort_images(out_dir, model_dir, frames_dir, output_type="COLMAP")
         seconds["undistort"] = time.perf_counter() - t0
     _flatten_sparse(out_dir)

@@ -23,9 +23,10 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InputError, SceneBusy, SceneNotFound
+from ..errors import DiskFull, InputError, SceneBusy, SceneNotFound
 from ..layout import HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
+from ..space import disk_full, ensure_room, is_disk_full
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..options import BY_NAME, OPTIONS
 from ..pipeline import Pipeline, PipelineOptions, unique_filename
@@ -242,6 +243,10 @@ def create_app(settings: Settings) -> FastAPI:
                 listed[key] = part
         return part
 
+    @app.exception_handler(DiskFull)
+    async def disk_is_full(_: Request, exc: DiskFull) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=507)
+
     @app.exception_handler(SceneBusy)
     async def busy(_: Request, exc: SceneBusy) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
@@ -270,12 +275,18 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(413, _too_large(settings.max_upload_bytes))
         tmp_root = home / "tmp"
         tmp_root.mkdir(parents=True, exist_ok=True)
+        if length and length.isdigit():  # received here, then copied into the library: twice its size
+            ensure_room(tmp_root, 2 * int(length), "the upload")
         tmp = Path(tempfile.mkdtemp(dir=tmp_root))
         try:
             try:
                 title, fields, saved, originals = await _receive_upload(request, tmp, settings.max_upload_bytes)
             except UploadTooLarge:
                 raise HTTPException(413, _too_large(settings.max_upload_bytes)) from None
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise disk_full(tmp_root, 2 * int(length or 0), "the upload") from None
+                raise
             try:
                 options = replace(settings.options or PipelineOptions(),
                                   **{name: BY_NAME[name].parse(text) for name, text in fields.items()})

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Callable
 
-from ..errors import LeaseLost, SceneNotFound
+from ..errors import DiskFull, LeaseLost, SceneNotFound
 from ..pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Workers:
         while not self.stop.is_set():
             try:
                 ran = pipeline.run_next()
-            except (LeaseLost, SceneNotFound) as exc:  # taken over after a pause, or deleted while it ran
+            except (LeaseLost, SceneNotFound, DiskFull) as exc:  # taken over after a pause, deleted while it ran, no room
                 log.warning("%s", exc)
                 ran = None
             except Exception:  # keep the worker alive; the scene itself records stage failures
