@@ -26,6 +26,7 @@ from .space import disk_full, ensure_room, is_disk_full
 from .media import IMAGE_SUFFIXES
 from .stages.frames import FrameOptions, extract_frames, input_kind
 from .options import OPTIONS, default
+from .stages.posed import PROJECT, PROJECT_KINDS, import_project, project_files, project_images
 from .stages.sfm import FEATURES, SfmOptions, run_sfm
 
 log = logging.getLogger(__name__)
@@ -184,18 +185,26 @@ class Pipeline:
                       or source.name, input_kind=kind, options=asdict(options or PipelineOptions()))
         prefix = SceneKeys(scene.id).uploads
         taken: set[str] = set()
-        files = [source] if kind == "video" else \
-            [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-        folder = prefix if kind == "video" else f"{prefix}/photos"
+        if kind in PROJECT_KINDS:  # kept as laid out: the model names its images by their paths
+            relative = project_files(source, kind)
+            files = [source / name for name in relative]
+        else:
+            files = [source] if kind == "video" else \
+                [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        folder = {"video": prefix, "photos": f"{prefix}/photos"}.get(kind, f"{prefix}/{PROJECT}")
         names = {}  # stored name -> the user's name
         size = scene.metrics["upload_bytes"] = sum(path.stat().st_size for path in files)  # listing never walks uploads
         try:
             ensure_room(self.store.local_dir(prefix), size, "the upload")
-            for path in files:
-                users = original_names.get(path.name, path.name)
-                stored = unique_filename(users, taken)
-                self.store.put_file(f"{folder}/{stored}", path)
-                names[stored] = users
+            if kind in PROJECT_KINDS:
+                for name, path in zip(relative, files):
+                    self.store.put_file(f"{folder}/{name}", path)
+            else:
+                for path in files:
+                    users = original_names.get(path.name, path.name)
+                    stored = unique_filename(users, taken)
+                    self.store.put_file(f"{folder}/{stored}", path)
+                    names[stored] = users
             scene.input_key = f"{folder}/{next(iter(names))}" if kind == "video" else folder
             if any(stored != users for stored, users in names.items()):
                 (self.store.local_dir(prefix) / NAMES).write_text(json.dumps(names, ensure_ascii=False, indent=1))
@@ -408,6 +417,10 @@ class Pipeline:
     def _stage_frames(self, scene: Scene, options: PipelineOptions, progress) -> dict:
         k = SceneKeys(scene.id)
         source = self.store.local_dir(k.uploads) / Path(scene.input_key).relative_to(k.uploads)
+        if scene.input_kind in PROJECT_KINDS:  # its images are the frames; this checks they are all there
+            count = len(project_images(source, scene.input_kind))
+            progress(1.0, f"{count} images with their cameras: nothing to extract")
+            return {"metrics": {"total_frames": count}}
         frames_dir = self.store.local_dir(k.frames)
         manifest = extract_frames(source, frames_dir, FrameOptions(options.fps, options.max_frames,
                                                                    options.sfm_max_size), progress)
@@ -417,9 +430,13 @@ class Pipeline:
     def _stage_sfm(self, scene: Scene, options: PipelineOptions, progress) -> dict:
         k = SceneKeys(scene.id)
         sfm_dir = self.store.local_dir(k.sfm)
-        report = run_sfm(self.store.local_dir(k.frames), sfm_dir, scene.input_kind,
-                         SfmOptions(matching=options.matching, sfm_max_size=options.sfm_max_size,
-                                    first_octave=FEATURES[options.sfm_features]), progress)
+        if scene.input_kind in PROJECT_KINDS:
+            project = self.store.local_dir(k.uploads) / Path(scene.input_key).relative_to(k.uploads)
+            report = import_project(project, sfm_dir, scene.input_kind, options.sfm_max_size, progress)
+        else:
+            report = run_sfm(self.store.local_dir(k.frames), sfm_dir, scene.input_kind,
+                             SfmOptions(matching=options.matching, sfm_max_size=options.sfm_max_size,
+                                        first_octave=FEATURES[options.sfm_features]), progress)
         self._save(k.sfm, progress)
         return {"metrics": {"total_frames": report["total_frames"],
                             "registered_frames": report["registered_frames"],

@@ -5,6 +5,7 @@ Used by `splatlib demo` and by the tests, so both run on a fresh machine with no
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -155,3 +156,27 @@ def make_orbit_video(path: Path, seconds: float = 10.0, fps: float = 10.0,
     """Write a synthetic orbit video of a textured scene to `path`."""
     frames = render_orbit(max(2, int(round(seconds * fps))), width, height, seed)
     return write_video(frames, Path(path), fps)
+
+
+def make_transforms_project(folder: Path, views: int = 16, width: int = 320, height: int = 240,
+                            seed: int = 0, opengl: bool = True) -> Path:
+    """Write the orbit's views as a nerfstudio project: `images/` and `transforms.json` with the
+    true cameras (OpenGL axes as the format has them; `opengl=False` writes OpenCV axes instead,
+    the mistake a converter makes)."""
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    textures = [make_texture(seed * 10 + k) for k in range(5)]
+    flip = np.diag([1.0, -1.0, -1.0, 1.0]) if opengl else np.eye(4)
+    frames = []
+    for i in range(views):
+        rot, centre = orbit_pose(i / max(views - 1, 1))
+        name = f"images/view_{i:03d}.png"
+        Image.fromarray(render_view(rot, centre, width, height, textures)).save(folder / name)
+        c2w = np.eye(4)
+        c2w[:3, :3], c2w[:3, 3] = rot, centre
+        frames.append({"file_path": name, "transform_matrix": (c2w @ flip).tolist()})
+    focal = 0.9 * width  # render_view's
+    (folder / "transforms.json").write_text(json.dumps(
+        {"camera_model": "OPENCV", "fl_x": focal, "fl_y": focal, "cx": width / 2, "cy": height / 2,
+         "w": width, "h": height, "frames": frames}, indent=1))
+    return folder

@@ -18,6 +18,7 @@ from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, ffmpeg_exe, pro
 from ..options import default
 from ..space import raise_if_disk_full
 from . import Progress, no_progress
+from .posed import project_kind
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,11 @@ class FrameOptions:
 
 
 def input_kind(path: Path) -> str:
-    """'video' or 'photos' for a usable input path; InputError otherwise."""
+    """'video', 'photos', or for a folder with known cameras 'colmap' or 'transforms' (see
+    `posed`); InputError for anything else."""
     path = Path(path)
     if path.is_dir():
-        return "photos"
+        return project_kind(path) or "photos"
     if path.is_file():
         if path.suffix.lower() in VIDEO_SUFFIXES:
             return "video"
