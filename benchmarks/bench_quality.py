@@ -9,6 +9,7 @@ the same for every variant.
 Scenes (fixed; the shared photo sets are skipped when ../shared/data is absent):
 - demo: `splatlib demo`'s synthetic orbit video with the demo's settings
 - fountain, fountain-video: fountain_p11's 11 photos, and the same encoded as a 2 fps video
+- fountain-posed: the same photos with their ground-truth cameras as a transforms.json (no mapping)
 - lund, lund-video: lund's 29 photos, and the same as a video
 - sacre_coeur: 10 unordered Flickr photos from different cameras
 
@@ -37,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
-SCENES = ("demo", "fountain", "fountain-video", "lund", "lund-video", "sacre_coeur")
+SCENES = ("demo", "fountain", "fountain-video", "fountain-posed", "lund", "lund-video", "sacre_coeur")
 VIEWER_SIZE = 1024
 
 
@@ -62,6 +63,8 @@ def scene_input(name: str, tmp: Path) -> tuple[Path, dict]:
     if name == "demo":
         from splatlib.synthetic import DEMO_OPTIONS, DEMO_VIDEO, make_orbit_video
         return make_orbit_video(tmp / "demo-orbit.mp4", **DEMO_VIDEO), dict(DEMO_OPTIONS)
+    if name == "fountain-posed":
+        return fountain_with_true_cameras(DATA / "fountain_p11", tmp / "fountain-posed"), {}
     if name in ("fountain", "fountain-video"):
         photos = DATA / "fountain_p11" / "images"
     elif name in ("lund", "lund-video"):
@@ -75,6 +78,28 @@ def scene_input(name: str, tmp: Path) -> tuple[Path, dict]:
     if name.endswith("-video"):
         return encode(str(photos / "*.jpg"), tmp / f"{name}.mp4"), {}
     return photos, {}
+
+
+def fountain_with_true_cameras(data: Path, folder: Path) -> Path:
+    """fountain_p11's photos and a transforms.json of its ground-truth cameras (Strecha's files: K,
+    distortion, R (camera to world, OpenCV axes), centre, full size; the photos are half that size)."""
+    import numpy as np
+
+    if not data.exists():
+        raise FileNotFoundError(data)
+    (folder / "images").mkdir(parents=True)
+    frames = []
+    for photo in sorted((data / "images").glob("*.jpg")):
+        shutil.copyfile(photo, folder / "images" / photo.name)
+        rows = [[float(x) for x in line.split()] for line in (data / "gt_cameras" / f"{photo.name}.camera").read_text().splitlines() if line.strip()]
+        K, R, centre, (width, height) = np.array(rows[0:3]) * 0.5, np.array(rows[4:7]), np.array(rows[7]), rows[8]
+        c2w = np.eye(4)
+        c2w[:3, :3], c2w[:3, 3] = R, centre
+        frames.append({"file_path": f"images/{photo.name}", "fl_x": K[0, 0], "fl_y": K[1, 1], "cx": K[0, 2],
+                       "cy": K[1, 2], "w": int(width) // 2, "h": int(height) // 2,
+                       "transform_matrix": (c2w @ np.diag([1.0, -1.0, -1.0, 1.0])).tolist()})
+    (folder / "transforms.json").write_text(json.dumps({"camera_model": "OPENCV", "frames": frames}, indent=1))
+    return folder
 
 
 def run_scene(name: str, source: Path, options: dict) -> dict:
