@@ -397,3 +397,38 @@ def test_checking_an_upload_does_not_hold_up_other_requests(tmp_path, orbit_vide
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _project_files(folder, root: str = "orbit") -> list:
+    return [("file", (f"{root}/{p.relative_to(folder).as_posix()}", p.read_bytes(), "application/octet-stream"))
+            for p in sorted(folder.rglob("*")) if p.is_file()]
+
+
+def test_a_project_folder_upload_keeps_its_layout(client, tmp_path):
+    """A browser sends a chosen folder's files named by their paths in it (`orbit/images/view_000.png`);
+    a capture with its cameras is kept as laid out, and the folder's name is the title."""
+    from splatlib.synthetic import make_transforms_project
+
+    project = make_transforms_project(tmp_path / "orbit", views=6, width=96, height=72)
+    r = client.post("/api/scenes", files=_project_files(project))
+    assert r.status_code == 201, r.text
+    scene = r.json()
+    assert scene["inputKind"] == "transforms" and scene["title"] == "orbit"
+    kept = LocalStore(tmp_path / "lib" / "store").path(scene["inputKey"])
+    assert scene["inputKey"].endswith("/project") and (kept / "transforms.json").is_file()
+    assert sorted(p.name for p in (kept / "images").iterdir()) == sorted(p.name for p in (project / "images").iterdir())
+    assert scene["uploadBytes"] == sum(p.stat().st_size for p in project.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("rename, status, message", [
+    ({"orbit/images/view_001.png": "orbit/../../view_001.png"}, 400, "must stay inside the project"),
+    ({"orbit/images/view_001.png": "orbit/images/other.png"}, 422, "does not exist"),
+])
+def test_a_broken_project_upload_is_refused(client, tmp_path, rename, status, message):
+    from splatlib.synthetic import make_transforms_project
+
+    project = make_transforms_project(tmp_path / "orbit", views=6, width=96, height=72)
+    files = [(field, (rename.get(name, name), data, kind)) for field, (name, data, kind) in _project_files(project)]
+    r = client.post("/api/scenes", files=files)
+    assert r.status_code == status and message in r.json()["detail"], r.text
+    assert client.get("/api/scenes").json()["scenes"] == []

@@ -138,3 +138,24 @@ def test_private_gallery_asks_once_and_reads_with_its_cookie(tmp_path, orbit_vid
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or not (ROOT / "node_modules" / "playwright-core").exists(),
+                    reason="needs Debian's chromium and `npm ci`")
+def test_a_project_folder_chosen_in_the_browser_runs_on_its_cameras(tmp_path):
+    from splatlib.synthetic import make_transforms_project
+
+    project = make_transforms_project(tmp_path / "garden", views=12)
+    port = free_port()
+    server = start_server(tmp_path / "lib", port)
+    try:
+        run = subprocess.run(["node", str(ROOT / "tests" / "js" / "folder_upload.mjs"), f"http://127.0.0.1:{port}/",
+                              str(project)], capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        card = json.loads(run.stdout.strip().splitlines()[-1])
+        scene = get_json(f"http://127.0.0.1:{port}/api/scenes")["scenes"][0]
+        assert card["status"] == "completed" and "garden" in card["text"], (card, scene["error"])
+        assert scene["inputKind"] == "transforms" and scene["metrics"]["registered_frames"] == 12
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)

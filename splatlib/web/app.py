@@ -27,9 +27,10 @@ from ..errors import DiskFull, InputError, SceneBusy, SceneNotFound
 from ..layout import HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from ..space import disk_full, ensure_room, is_disk_full
+from ..stages.posed import TRANSFORMS, project_files, project_kind
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..options import BY_NAME, OPTIONS
-from ..pipeline import Pipeline, PipelineOptions, unique_filename
+from ..pipeline import Pipeline, PipelineOptions, safe_filename, unique_filename
 from .worker import Workers
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ def create_app(settings: Settings) -> FastAPI:
         tmp = Path(tempfile.mkdtemp(dir=tmp_root))
         try:
             try:
-                title, fields, saved, originals = await _receive_upload(request, tmp, settings.max_upload_bytes)
+                title, fields, saved, originals, paths = await _receive_upload(request, tmp, settings.max_upload_bytes)
             except UploadTooLarge:
                 raise HTTPException(413, _too_large(settings.max_upload_bytes)) from None
             except OSError as exc:
@@ -295,7 +296,7 @@ def create_app(settings: Settings) -> FastAPI:
             # decoding the upload to check it, and copying it into the library, take seconds for a
             # large one: in a worker thread, so that other requests are answered meanwhile
             scene = await run_in_threadpool(
-                lambda: pipeline.create_scene(_check_upload(saved, tmp), title, options, originals))
+                lambda: pipeline.create_scene(_check_upload(saved, paths, tmp), title, options, originals))
         finally:
             await run_in_threadpool(shutil.rmtree, tmp, True)
         workers.notify()
@@ -375,9 +376,10 @@ def _too_large(limit: int) -> str:
 
 
 async def _receive_upload(request: Request, dest: Path, limit: int
-                          ) -> tuple[str | None, dict[str, str], list[Path], dict[str, str]]:
+                          ) -> tuple[str | None, dict[str, str], list[Path], dict[str, str], dict[str, str]]:
     """Stream the multipart body to files in `dest` (unique safe names), counting bytes; returns
-    (title, the non-empty option fields by name, saved files, the user's file name by saved name)."""
+    (title, the non-empty option fields by name, saved files, the user's file name by saved name,
+    the path the client gave by saved name: a project's files are named by their place in it)."""
     received = 0
     receive = request.receive
 
@@ -397,14 +399,17 @@ async def _receive_upload(request: Request, dest: Path, limit: int
               if isinstance(text := form.get(o.name), str) and text.strip()}
     saved: list[Path] = []
     originals: dict[str, str] = {}
+    paths: dict[str, str] = {}
     taken: set[str] = set()
     try:
         for upload in form.getlist("file"):
             if not hasattr(upload, "read"):
                 continue
-            original = Path(upload.filename or "upload").name[:255]
+            given = (upload.filename or "upload").replace("\\", "/")
+            original = given.rsplit("/", 1)[-1][:255] or "upload"
             target = dest / "in" / unique_filename(original, taken)
             originals[target.name] = original
+            paths[target.name] = given
             target.parent.mkdir(exist_ok=True)
             with open(target, "wb") as out:
                 while chunk := await upload.read(1024 * 1024):
@@ -415,11 +420,49 @@ async def _receive_upload(request: Request, dest: Path, limit: int
     if not saved:
         raise HTTPException(422, "no file: send the video or photos in the multipart field 'file'")
     return (str(title)[:200] if isinstance(title, str) and title.strip() else None,
-            fields, saved, originals)
+            fields, saved, originals, paths)
 
 
-def _check_upload(saved: list[Path], tmp: Path) -> Path:
-    """Check the files' content; returns the video file or a folder of photos."""
+def _project_layout(saved: list[Path], paths: dict[str, str]) -> tuple[dict[Path, str], str] | None:
+    """Where each file goes if the upload is a project with its cameras (a `transforms.json`, or a
+    COLMAP model under `sparse/`), by the paths the client gave less a folder they all share, and
+    that folder's name ("project" if none); None for a video or photos. HTTP 400 for a path that
+    would leave the project."""
+    parts = {p: [x for x in paths[p.name].split("/") if x not in ("", ".")] for p in saved}
+    name = "project"
+    if len(saved) > 1 and all(len(v) > 1 for v in parts.values()) and len({v[0] for v in parts.values()}) == 1:
+        name = next(iter(parts.values()))[0]  # a dropped folder's own name
+        parts = {p: v[1:] for p, v in parts.items()}
+    names = {"/".join(v) for v in parts.values()}
+    if TRANSFORMS not in names and not any(re.fullmatch(r"sparse/(0/)?cameras\.(bin|txt)", n) for n in names):
+        return None
+    for given in parts.values():
+        if not given or ".." in given or any(len(x) > 255 or any(ord(c) < 32 for c in x) for x in given):
+            raise HTTPException(400, f"file path {'/'.join(given)!r} must stay inside the project")
+    if len(names) < len(parts):
+        raise HTTPException(400, "the same file path was sent twice")
+    return {p: "/".join(v) for p, v in parts.items()}, name
+
+
+def _check_upload(saved: list[Path], paths: dict[str, str], tmp: Path) -> Path:
+    """Check the files' content; returns the video file, a folder of photos, or a project folder."""
+    found = _project_layout(saved, paths)
+    if found is not None:
+        layout, name = found
+        project = tmp / "project" / safe_filename(name)  # its name is the scene's default title
+        for path, relative in layout.items():
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                try:
+                    check_photo(path, unreadable_ok=True)
+                except InputError as exc:
+                    raise HTTPException(413, str(exc)) from exc
+            (project / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, project / relative)
+        try:
+            project_files(project, project_kind(project))  # the model and every image it names are there
+        except InputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return project
     videos = [p for p in saved if p.suffix.lower() in VIDEO_SUFFIXES]
     photos = [p for p in saved if p.suffix.lower() in IMAGE_SUFFIXES]
     unknown = [p.name for p in saved if p not in videos and p not in photos]

@@ -59,10 +59,14 @@ async function refresh() {
   }
 }
 
+// `files`: File objects, or [File, path in the dropped folder] pairs (a project keeps its layout)
 function upload(files) {
   if (!files.length) return;
   const form = new FormData();
-  for (const f of files) form.append("file", f);
+  for (const f of files) {
+    if (Array.isArray(f)) form.append("file", f[0], f[1]);
+    else form.append("file", f);
+  }
   for (const input of document.querySelectorAll("[data-option]")) {
     if (input.value !== "" && input.value !== input.dataset.default) form.append(input.name, input.value);
   }
@@ -76,7 +80,7 @@ function upload(files) {
   xhr.onload = () => {
     drop.classList.remove("busy");
     if (xhr.status === 201) {
-      say(`Uploaded ${files.length === 1 ? files[0].name : `${files.length} photos`}; processing starts shortly.`);
+      say(`Uploaded ${files.length === 1 ? files[0].name : `${files.length} files`}; processing starts shortly.`);
       refresh();
     } else {
       let detail = xhr.statusText;
@@ -135,7 +139,34 @@ const drop = document.getElementById("drop");
 document.getElementById("file").addEventListener("change", (e) => upload([...e.target.files]));
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); upload([...e.dataTransfer.files]); });
+drop.addEventListener("drop", async (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const entries = [...e.dataTransfer.items].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
+  if (entries.some((entry) => entry.isDirectory)) upload(await filesIn(entries, ""));
+  else upload([...e.dataTransfer.files]);
+});
+document.getElementById("folder").addEventListener("change", (e) =>
+  upload([...e.target.files].map((f) => [f, f.webkitRelativePath || f.name])));
+
+// every file under dropped folders, with its path ("capture/images/0001.jpg")
+async function filesIn(entries, prefix) {
+  const found = [];
+  for (const entry of entries) {
+    if (entry.isFile) {
+      found.push([await new Promise((ok, fail) => entry.file(ok, fail)), prefix + entry.name]);
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      let batch, children = [];
+      do {  // readEntries gives at most 100 at a time
+        batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+        children = children.concat(batch);
+      } while (batch.length);
+      found.push(...await filesIn(children, `${prefix}${entry.name}/`));
+    }
+  }
+  return found;
+}
 
 buildOptions().catch((err) => say(`Cannot read the server's settings: ${err.message}`, true));
 refresh();
