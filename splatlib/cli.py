@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError, SplatError
 from .gs.device import select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from .layout import CAMERAS, HOLDOUT, SceneKeys
+from .layout import CAMERAS, CLEAN, HOLDOUT, SceneKeys
 from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
@@ -247,7 +247,7 @@ def cmd_render(args) -> int:
     """A video along a camera path through a finished scene."""
     from .formats.ply import read_ply
     from .gs import camera_path
-    from .stages.movie import fit_size, parse_size, render_movie
+    from .stages.movie import plan_video, render_movie
 
     catalog, store = open_library(library_home(args.library))
     scene = catalog.get(validate_scene_id(args.id))
@@ -255,16 +255,7 @@ def cmd_render(args) -> int:
     if scene.status != Status.COMPLETED or not scene.ply_key or not store.exists(cameras_key):
         raise InputError(f"scene {scene.id} is {scene.status.value}: only a completed scene can be rendered")
     cameras = json.loads(store.path(cameras_key).read_text())
-    width, height = parse_size(args.size) if args.size else fit_size(cameras[0]["width"], cameras[0]["height"], 1280)
-    if not (0.5 <= args.seconds <= 600 and 1 <= args.fps <= 120):
-        raise InputError("--seconds must be from 0.5 to 600 and --fps from 1 to 120")
-    frames = max(2, round(args.seconds * args.fps))
-    if args.path == "orbit":
-        path = camera_path.orbit_path(cameras, frames)
-    elif args.path == "capture":
-        path = camera_path.smooth_capture_path(cameras, frames)
-    else:
-        path = camera_path.resample(camera_path.load_path(Path(args.path)), frames)
+    path, width, height = plan_video(cameras, args.path, args.seconds, args.fps, args.size)
     if args.save_path:
         camera_path.save_path(Path(args.save_path), path)
     bars = ProgressBars(not args.quiet)
@@ -277,6 +268,34 @@ def cmd_render(args) -> int:
     print(json.dumps(result) if args.json else
           f"wrote {args.out}: {result['frames']} frames, {width}x{height} at {args.fps:g} fps, "
           f"{result['bytes'] / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_clean(args) -> int:
+    """A cleaned copy of a finished scene, beside it."""
+    from .pipeline import Pipeline
+    from .stages.clean import CleanOptions, parse_crop
+
+    parse_crop(args.crop)  # a usage error before any work
+    catalog, store = open_library(library_home(args.library))
+    bars = ProgressBars(not args.quiet)
+    try:
+        report = Pipeline(catalog, store).clean(validate_scene_id(args.id),
+                                                CleanOptions(args.crop, not args.keep_floaters, args.max_loss_db),
+                                                lambda fraction, message: bars("clean", fraction, message))
+    finally:
+        bars.close()
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    n, b, p = report["gaussians"], report["bytes"], report["psnr"]
+    print(f"{n['before'] - n['after']:,} of {n['before']:,} Gaussians removed: "
+          + ", ".join(f"{count:,} {rule}" for rule, count in report["removed"].items()))
+    for given_up in report["given_up"]:
+        print(f"kept what this rule would remove, as it cost too much: {given_up}")
+    print(f"{p['judged_on']}: {p['before']:.2f} dB before, {p['after']:.2f} dB after")
+    print(f".splat {b['before']['splat'] / 1e6:.2f} MB -> {b['after']['splat'] / 1e6:.2f} MB; written to "
+          f"{store.path(SceneKeys(args.id).output(CLEAN))}")
     return 0
 
 
@@ -363,6 +382,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("clean", help="crop a finished scene to what was filmed and remove floaters (a copy beside it)")
+    p.add_argument("id", help="scene id")
+    p.add_argument("--crop", default="auto", metavar="auto|none|x,y,z,X,Y,Z",
+                   help="auto (default): the region the cameras looked at; none; or a box in scene units")
+    p.add_argument("--keep-floaters", action="store_true", help="do not remove faint and oversized Gaussians")
+    p.add_argument("--max-loss-db", type=float, default=0.1,
+                   help="held-out PSNR the cleaning may cost (default 0.1 dB); rules that cost more are given up")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_library(p)
+    p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser("render", help="render a video along a camera path through a finished scene")
     p.add_argument("id", help="scene id")

@@ -4,8 +4,8 @@
     frames/{id}/frame_0001.jpg … manifest.json
     sfm/{id}/images/ sparse/ report.json
     outputs/{id}/point_cloud/iteration_{N}/point_cloud.ply, cameras.json, train.json, holdout.jpg,
-                 checkpoint.pt (while training), scene.splat, scene.spz, thumbnail.jpg, preview.mp4,
-                 metrics.json
+                 checkpoint.pt (while training), scene.splat, scene.spz, thumbnail.jpg, preview.mp4, video.mp4,
+                 metrics.json, clean/{point_cloud.ply, scene.splat, scene.spz, clean.json}
 """
 
 from __future__ import annotations
@@ -21,8 +21,14 @@ SPLAT = "scene.splat"
 SPZ = "scene.spz"
 THUMBNAIL = "thumbnail.jpg"
 PREVIEW = "preview.mp4"
+VIDEO = "video.mp4"  # made on request from the web (`POST /api/scenes/{id}/video`)
 METRICS = "metrics.json"
 PLY_GLOB = "point_cloud/iteration_*/point_cloud.ply"
+CLEAN = "clean"  # outputs/{id}/clean/: a cleaned copy (`splatlib clean`), beside the original
+CLEAN_PLY = f"{CLEAN}/point_cloud.ply"
+CLEAN_SPLAT = f"{CLEAN}/{SPLAT}"
+CLEAN_SPZ = f"{CLEAN}/{SPZ}"
+CLEAN_REPORT = f"{CLEAN}/clean.json"
 
 
 def ply_name(iterations: int) -> str:

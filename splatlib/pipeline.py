@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .errors import DiskFull, InputError, LeaseLost, SceneBusy, SceneNotFound, SplatError
 from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
@@ -28,6 +28,9 @@ from .stages.frames import FrameOptions, extract_frames, input_kind
 from .options import OPTIONS, default
 from .stages.posed import PROJECT, PROJECT_KINDS, import_project, project_files, project_images
 from .stages.sfm import FEATURES, SfmOptions, run_sfm
+
+if TYPE_CHECKING:
+    from .stages.clean import CleanOptions
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +244,23 @@ class Pipeline:
             return scene
         return self.catalog.update(scene_id, status=Status.QUEUED, worker=None, lease_until=None,
                                    error=None, error_stage=None, message="queued")
+
+    def clean(self, scene_id: str, options: "CleanOptions", progress=None) -> dict:
+        """Write a cleaned copy of a completed scene beside it (`outputs/{id}/clean/`, see
+        `stages.clean`); returns the report, whose summary the record keeps."""
+        from .stages.clean import clean_scene  # renders with torch
+
+        scene = self.catalog.get(scene_id)
+        if scene.status != Status.COMPLETED:
+            raise InputError(f"scene {scene.id} is {scene.status.value}: only a completed scene can be cleaned")
+        k = SceneKeys(scene.id)
+        report = clean_scene(self.store.local_dir(k.outputs), self.store.local_dir(k.sfm), options,
+                             progress or (lambda fraction, message: None))
+        self.store.save_dir(k.outputs)
+        summary = {"gaussians": report["gaussians"]["after"], "psnr_before": report["psnr"]["before"],
+                   "psnr_after": report["psnr"]["after"], "crop": report["crop"], "removed": report["removed"]}
+        self.catalog.update(scene.id, metrics={**scene.metrics, "clean": summary, "file_bytes": self._file_bytes(k)})
+        return report
 
     def run_next(self) -> Scene | None:
         """Claim and run the oldest queued (or abandoned) scene; None when there is nothing to do."""

@@ -432,3 +432,34 @@ def test_a_broken_project_upload_is_refused(client, tmp_path, rename, status, me
     r = client.post("/api/scenes", files=files)
     assert r.status_code == status and message in r.json()["detail"], r.text
     assert client.get("/api/scenes").json()["scenes"] == []
+
+
+def test_a_video_is_made_from_the_api_with_its_progress(completed_scene, tmp_path):
+    import av
+
+    scene, shared, _ = completed_scene
+    home = shutil.copytree(shared.path.parent, tmp_path / "lib")
+    with make_client_at(home) as client:
+        assert client.get(f"/api/scenes/{scene.id}/video").json() == {"state": "none"}
+        bad = client.post(f"/api/scenes/{scene.id}/video", json={"path": "sideways"})
+        assert bad.status_code == 422 and "capture or orbit" in bad.json()["detail"]
+        assert client.post(f"/api/scenes/{scene.id}/video", json={"size": "65x48"}).status_code == 422
+        r = client.post(f"/api/scenes/{scene.id}/video", json={"path": "orbit", "seconds": 1, "fps": 8, "size": "64x48"})
+        assert r.status_code == 202 and r.json()["state"] == "rendering", r.text
+        deadline = time.time() + 120
+        while (state := client.get(f"/api/scenes/{scene.id}/video").json())["state"] == "rendering":
+            assert time.time() < deadline and 0 <= state["progress"] <= 1
+            time.sleep(0.2)
+        assert state["state"] == "done", state
+        listed = client.get(f"/api/scenes/{scene.id}").json()["files"]["video.mp4"]
+        got = client.get(listed["url"])
+        assert got.status_code == 200 and len(got.content) == listed["bytes"]
+    with av.open(str(LocalStore(home / "store").path(f"outputs/{scene.id}/video.mp4"))) as f:
+        frames = list(f.decode(video=0))
+    assert len(frames) == 8 and (frames[0].width, frames[0].height) == (64, 48)
+
+
+def test_a_video_of_an_unfinished_scene_is_refused(client, orbit_video):
+    scene = upload(client, orbit_video).json()
+    r = client.post(f"/api/scenes/{scene['id']}/video", json={})
+    assert r.status_code == 409 and "only a completed scene" in r.json()["detail"]

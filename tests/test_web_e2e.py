@@ -142,7 +142,7 @@ def test_private_gallery_asks_once_and_reads_with_its_cookie(tmp_path, orbit_vid
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists() or not (ROOT / "node_modules" / "playwright-core").exists(),
                     reason="needs Debian's chromium and `npm ci`")
-def test_a_project_folder_chosen_in_the_browser_runs_on_its_cameras(tmp_path):
+def test_a_project_folder_chosen_in_the_browser_runs_then_is_cleaned_and_filmed(tmp_path):
     from splatlib.synthetic import make_transforms_project
 
     project = make_transforms_project(tmp_path / "garden", views=12)
@@ -156,6 +156,9 @@ def test_a_project_folder_chosen_in_the_browser_runs_on_its_cameras(tmp_path):
         scene = get_json(f"http://127.0.0.1:{port}/api/scenes")["scenes"][0]
         assert card["status"] == "completed" and "garden" in card["text"], (card, scene["error"])
         assert scene["inputKind"] == "transforms" and scene["metrics"]["registered_frames"] == 12
+        # the scene page's own controls: a clean-up, then a video
+        assert "held-out" in card["clean"] and card["video"] == "done", card
+        assert {"clean.splat", "clean.spz", "clean.ply", "video.mp4"} <= set(card["downloads"])
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

@@ -43,6 +43,26 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def plan_video(cameras: list[dict], path: str = "capture", seconds: float = 10.0, fps: float = 30.0,
+               size: str | None = None) -> tuple[list[Keyframe], int, int]:
+    """The keyframes and frame size of a video through a scene filmed from `cameras` (cameras.json):
+    `path` is "capture" (its own path, smoothed), "orbit", or a camera path file; `size` "WxH",
+    else 1280 px on the long side at the capture's aspect. InputError for values out of range."""
+    from ..gs import camera_path
+
+    width, height = parse_size(size) if size else fit_size(cameras[0]["width"], cameras[0]["height"], 1280)
+    if not (0.5 <= seconds <= 600 and 1 <= fps <= 120):
+        raise InputError("seconds must be from 0.5 to 600 and fps from 1 to 120")
+    frames = max(2, round(seconds * fps))
+    if path == "orbit":
+        keys = camera_path.orbit_path(cameras, frames)
+    elif path == "capture":
+        keys = camera_path.smooth_capture_path(cameras, frames)
+    else:
+        keys = camera_path.resample(camera_path.load_path(Path(path)), frames)
+    return keys, width, height
+
+
 @torch.no_grad()
 def render_movie(gaussians: Gaussians, path: list[Keyframe], out: Path, width: int, height: int, fps: float,
                  progress: Progress = no_progress, device: torch.device | None = None,

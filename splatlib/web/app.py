@@ -6,11 +6,13 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,8 +25,9 @@ from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import DiskFull, InputError, SceneBusy, SceneNotFound
-from ..layout import HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
+from ..errors import DiskFull, InputError, SceneBusy, SceneNotFound, SplatError
+from ..layout import (CAMERAS, CLEAN_PLY, CLEAN_SPLAT, CLEAN_SPZ, HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL,
+                      VIDEO, SceneKeys)
 from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from ..space import disk_full, ensure_room, is_disk_full
 from ..stages.posed import TRANSFORMS, project_files, project_kind
@@ -42,8 +45,12 @@ DOWNLOADS = {  # public name → (key under outputs/{id}/, content type)
     "point_cloud.ply": (None, "application/octet-stream"),
     THUMBNAIL: (THUMBNAIL, "image/jpeg"),
     PREVIEW: (PREVIEW, "video/mp4"),
+    VIDEO: (VIDEO, "video/mp4"),
     HOLDOUT: (HOLDOUT, "image/jpeg"),
     METRICS: (METRICS, "application/json"),
+    "clean.splat": (CLEAN_SPLAT, "application/octet-stream"),  # `POST …/clean` writes these
+    "clean.spz": (CLEAN_SPZ, "application/octet-stream"),
+    "clean.ply": (CLEAN_PLY, "application/octet-stream"),
 }
 
 
@@ -331,6 +338,82 @@ def create_app(settings: Settings) -> FastAPI:
     def delete_scene(scene: Scene = Depends(get_scene)) -> Response:
         pipeline.delete(scene.id)
         return Response(status_code=204)
+
+    @app.post("/api/scenes/{scene_id}/clean", dependencies=[Depends(require_token)])
+    async def clean_scene(request: Request, scene: Scene = Depends(get_scene)) -> dict:
+        """Write a cleaned copy of a completed scene beside it (`clean.splat`, `clean.spz`, `clean.ply`
+        among its files): JSON `{"crop": "auto" | "none" | "x,y,z,X,Y,Z", "floaters": true,
+        "max_loss_db": 0.1}`, every field optional. Answers the report: Gaussians and bytes before
+        and after, what each rule removed, held-out PSNR before and after."""
+        from ..stages.clean import CleanOptions
+
+        try:
+            body = await request.json() if await request.body() else {}
+            options = CleanOptions(str(body.get("crop", "auto")), bool(body.get("floaters", True)),
+                                   float(body.get("max_loss_db", 0.1)))
+        except (ValueError, TypeError, AttributeError):
+            raise HTTPException(422, 'send JSON like {"crop": "auto", "floaters": true, "max_loss_db": 0.1}') from None
+        try:
+            return await run_in_threadpool(pipeline.clean, scene.id, options)
+        except InputError as exc:
+            raise HTTPException(409 if "only a completed scene" in str(exc) else 422, str(exc)) from exc
+
+    videos: dict[str, dict] = {}  # scene id -> the state of its video being made (this process's)
+
+    @app.post("/api/scenes/{scene_id}/video", status_code=202, dependencies=[Depends(require_token)])
+    async def make_video(request: Request, scene: Scene = Depends(get_scene)) -> dict:
+        """Render a video of a completed scene (`video.mp4` among its files once done): JSON
+        `{"path": "capture" | "orbit", "seconds": 10, "fps": 30, "size": "1280x720"}`, every field
+        optional. Answers at once; `GET …/video` tells its progress."""
+        try:
+            body = await request.json() if await request.body() else {}
+            path = str(body.get("path", "capture"))
+            seconds, fps = float(body.get("seconds", 10)), float(body.get("fps", 30))
+            size = str(body["size"]) if body.get("size") else None
+        except (ValueError, TypeError, AttributeError):
+            raise HTTPException(422, 'send JSON like {"path": "orbit", "seconds": 10, "fps": 30}') from None
+        if path not in ("capture", "orbit"):
+            raise HTTPException(422, f"path must be capture or orbit, not {path!r}")
+        k = SceneKeys(scene.id)
+        if scene.status != Status.COMPLETED or not scene.ply_key or not store.exists(k.output(CAMERAS)):
+            raise HTTPException(409, f"scene {scene.id} is {scene.status.value}: only a completed scene has a video")
+        if videos.get(scene.id, {}).get("state") == "rendering":
+            raise HTTPException(409, "a video of this scene is being made; wait for it")
+        from ..stages.movie import plan_video
+
+        cameras = json.loads(store.path(k.output(CAMERAS)).read_text())
+        try:
+            keys, width, height = plan_video(cameras, path, seconds, fps, size)
+        except InputError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        state = videos[scene.id] = {"state": "rendering", "progress": 0.0, "path": path, "seconds": seconds,
+                                    "size": f"{width}x{height}", "fps": fps}
+        threading.Thread(target=_render_video, args=(scene, keys, width, height, fps, state), daemon=True,
+                         name=f"video-{scene.id}").start()
+        return state
+
+    def _render_video(scene: Scene, keys: list, width: int, height: int, fps: float, state: dict) -> None:
+        from ..formats.ply import read_ply
+        from ..stages.movie import render_movie
+
+        k = SceneKeys(scene.id)
+        try:
+            render_movie(read_ply(store.path(scene.ply_key)), keys, store.path(k.output(VIDEO)), width, height, fps,
+                         lambda fraction, message: state.update(progress=round(fraction, 3)))
+            current = catalog.get(scene.id)
+            sizes = {**current.metrics.get("file_bytes", {}), k.output(VIDEO): store.size(k.output(VIDEO))}
+            catalog.update(scene.id, metrics={**current.metrics, "file_bytes": sizes})
+            state.update(state="done", progress=1.0)
+        except Exception as exc:  # the page shows it; the scene itself is unharmed
+            log.warning("video of scene %s failed: %s", scene.id, exc)
+            state.update(state="failed", error=str(exc) if isinstance(exc, SplatError) else f"{type(exc).__name__}: {exc}")
+
+    @app.get("/api/scenes/{scene_id}/video", dependencies=[Depends(require_read)])
+    def video_state(scene: Scene = Depends(get_scene)) -> dict:
+        """The video being made or last made by this server: state (rendering, done, failed), progress."""
+        if scene.id in videos:
+            return videos[scene.id]
+        return {"state": "done" if store.exists(SceneKeys(scene.id).output(VIDEO)) else "none"}
 
     @app.get("/api/scenes/{scene_id}/files/{name}", dependencies=[Depends(require_read)])
     def download(name: str, scene: Scene = Depends(get_scene)) -> FileResponse:

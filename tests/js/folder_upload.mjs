@@ -1,6 +1,6 @@
 // node folder_upload.mjs BASE_URL FOLDER : choose a project folder in the gallery's folder picker (a
-// transforms.json capture or a COLMAP project), wait until its card says completed; prints the
-// card's title and status as JSON.
+// transforms.json capture or a COLMAP project), wait until its card says completed, then on the
+// scene page clean it up and make a 1-second video; prints what the page said as JSON.
 import { chromium } from "playwright-core";
 
 const [base, folder] = process.argv.slice(2);
@@ -16,7 +16,21 @@ try {
   await page.locator("#message", { hasText: "Uploaded" }).waitFor({ timeout: 60000 });
   const done = page.locator('.card[data-status="completed"], .card[data-status="failed"]').first();
   await done.waitFor({ timeout: 300000 });
-  console.log(JSON.stringify({ status: await done.getAttribute("data-status"), text: await done.innerText() }));
+  const seen = { status: await done.getAttribute("data-status"), text: await done.innerText() };
+  if (seen.status === "completed") {
+    await done.click();
+    await page.locator("#clean summary").click();
+    await page.locator("#clean-run").click();
+    await page.locator("#clean-result", { hasText: "Gaussians kept" }).waitFor({ timeout: 120000 });
+    seen.clean = await page.locator("#clean-result").innerText();
+    await page.locator("#video summary").click();
+    await page.locator("#video-seconds").fill("1");
+    await page.locator("#video-run").click();
+    await page.locator("#video-result", { hasText: /^(done|The video failed)/ }).waitFor({ timeout: 180000 });
+    seen.video = await page.locator("#video-result").innerText();
+    seen.downloads = await page.locator("#downloads a").allInnerTexts();
+  }
+  console.log(JSON.stringify(seen));
 } finally {
   await browser.close();
 }

@@ -59,6 +59,9 @@ function render(scene) {
     return p;
   }));
   document.getElementById("retry").hidden = !(scene.status === "failed" || scene.status === "stopped");
+  document.getElementById("clean").hidden = scene.status !== "completed";
+  document.getElementById("video").hidden = scene.status !== "completed";
+  if (m.clean) showClean(m.clean);
   if (scene.status === "completed" && !viewerStarted) startViewer(scene);
 }
 
@@ -72,6 +75,54 @@ async function refresh() {
   }
 }
 
+function showClean(c) {
+  const removed = Object.entries(c.removed).map(([rule, n]) => `${n.toLocaleString()} ${rule}`).join(", ");
+  document.getElementById("clean-result").textContent =
+    `${c.gaussians.toLocaleString()} Gaussians kept (${removed}); held-out ${c.psnr_before.toFixed(2)} → ${c.psnr_after.toFixed(2)} dB`;
+}
+
+document.getElementById("clean-run").addEventListener("click", async () => {
+  const button = document.getElementById("clean-run");
+  button.disabled = true;
+  document.getElementById("clean-result").textContent = "cleaning…";
+  try {
+    await api(`/api/scenes/${sceneId}/clean`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ crop: document.getElementById("crop").value,
+                             floaters: document.getElementById("floaters").checked }) });
+    render(await api(`/api/scenes/${sceneId}`));
+  } catch (err) {
+    document.getElementById("clean-result").textContent = `Clean-up failed: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+});
+async function followVideo() {
+  const state = await api(`/api/scenes/${sceneId}/video`);
+  const result = document.getElementById("video-result");
+  if (state.state === "rendering") {
+    result.textContent = `rendering ${state.size}… ${Math.round(100 * state.progress)}%`;
+    setTimeout(followVideo, 1000);
+  } else {
+    document.getElementById("video-run").disabled = false;
+    result.textContent = state.state === "failed" ? `The video failed: ${state.error}` : state.state === "done" ? "done" : "";
+    if (state.state === "done") render(await api(`/api/scenes/${sceneId}`));
+  }
+}
+
+document.getElementById("video-run").addEventListener("click", async () => {
+  document.getElementById("video-run").disabled = true;
+  try {
+    await api(`/api/scenes/${sceneId}/video`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: document.getElementById("video-path").value,
+                             seconds: Number(document.getElementById("video-seconds").value) }) });
+    followVideo();
+  } catch (err) {
+    document.getElementById("video-run").disabled = false;
+    document.getElementById("video-result").textContent = `The video failed: ${err.message}`;
+  }
+});
 document.getElementById("retry").addEventListener("click", async () => {
   await api(`/api/scenes/${sceneId}/retry`, { method: "POST" });
   refresh();
