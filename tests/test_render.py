@@ -53,7 +53,7 @@ def test_render_refuses_what_it_cannot_do(completed_scene, tmp_path, capsys, orb
     library = str(store.root.parent)
     for args, says in (([scene.id, "o.mp4", "--size", "1281x720"], "even"),
                        ([scene.id, "o.mp4", "--size", "big"], "1280x720"),
-                       ([scene.id, "o.mp4", "--seconds", "0"], "--seconds"),
+                       ([scene.id, "o.mp4", "--seconds", "0"], "seconds must be from 0.5 to 600"),
                        ([scene.id, "o.mp4", "--path", str(tmp_path / "none.json")], "cannot read"),
                        (["abcdefghijkl", "o.mp4"], "abcdefghijkl")):
         assert main(["render", *args, "-q", "--library", library]) == 2
