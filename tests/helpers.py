@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -109,3 +110,10 @@ def provider_mirror() -> Path | None:
 def ffmpeg(*args: str) -> None:
     """Run the bundled ffmpeg quietly (to make odd test inputs)."""
     subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *args], check=True)
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVE_ARGS = ["--fps", "3", "--iterations", "150", "--image-size", "160", "--max-gaussians", "4000", "--sfm-max-size", "480"]
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(library: Path, port: int, extra: list[str] = ()) -> subprocess.Popen:

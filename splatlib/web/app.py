@@ -34,6 +34,7 @@ from ..stages.posed import TRANSFORMS, project_files, project_kind
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..options import BY_NAME, OPTIONS
 from ..pipeline import Pipeline, PipelineOptions, safe_filename, unique_filename
+from .vendor import find_vendor_dir
 from .worker import Workers
 
 log = logging.getLogger(__name__)
@@ -140,16 +141,6 @@ def remove_stale_uploads(tmp_root: Path) -> None:
     for entry in tmp_root.iterdir():
         if time.time() - entry.stat().st_mtime > STALE_UPLOAD_SECONDS:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
-
-
-def find_vendor_dir() -> Path | None:
-    """node_modules of the checkout (npm ci), which holds three.js and Spark for the viewer."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "node_modules"
-        if (candidate / "@sparkjsdev" / "spark").is_dir() and (candidate / "three").is_dir():
-            return candidate
-    return None
 
 
 def create_app(settings: Settings) -> FastAPI:
