@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError, SplatError
 from .gs.device import select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from .layout import CAMERAS, CLEAN, HOLDOUT, SceneKeys
+from .layout import CAMERAS, CLEAN, CLEAN_SPZ, HOLDOUT, METRICS, SPZ, SceneKeys
 from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
@@ -299,6 +299,28 @@ def cmd_clean(args) -> int:
     return 0
 
 
+def cmd_share(args) -> int:
+    """One HTML file of a finished scene that opens from disk, viewer included."""
+    from .web.share import share_html
+
+    catalog, store = open_library(library_home(args.library))
+    scene = catalog.get(validate_scene_id(args.id))
+    k = SceneKeys(scene.id)
+    spz = k.output(CLEAN_SPZ if args.clean else SPZ)
+    if scene.status != Status.COMPLETED or not store.exists(spz):
+        raise InputError(f"scene {scene.id} has no {'cleaned ' if args.clean else ''}scene to share "
+                         f"({scene.status.value}{'; run `splatlib clean` first' if args.clean else ''})")
+    metrics = store.path(k.output(METRICS))
+    view = json.loads(metrics.read_text()).get("view") if metrics.exists() else None
+    html = share_html(scene.title, store.path(spz).read_bytes(), view)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise InputError(f"{out.parent} is not a folder")
+    out.write_text(html)
+    print(f"wrote {out} ({len(html.encode()) / 1e6:.1f} MB): open it in a browser, or send it; it needs no network")
+    return 0
+
+
 def cmd_convert(args) -> int:
     from .formats.convert import convert
 
@@ -394,6 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_library(p)
     p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("share", help="write one HTML file of a finished scene that opens from disk, viewer included")
+    p.add_argument("id", help="scene id")
+    p.add_argument("out", help="HTML file to write")
+    p.add_argument("--clean", action="store_true", help="share the cleaned copy (`splatlib clean` first)")
+    _add_library(p)
+    p.set_defaults(func=cmd_share)
 
     p = sub.add_parser("render", help="render a video along a camera path through a finished scene")
     p.add_argument("id", help="scene id")

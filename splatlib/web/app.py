@@ -406,6 +406,26 @@ def create_app(settings: Settings) -> FastAPI:
             return videos[scene.id]
         return {"state": "done" if store.exists(SceneKeys(scene.id).output(VIDEO)) else "none"}
 
+    @app.get("/api/scenes/{scene_id}/share", dependencies=[Depends(require_read)])
+    def share(clean: bool = False, scene: Scene = Depends(get_scene)) -> Response:
+        """One HTML file of the scene, viewer included, that opens from disk with no network (as an
+        attachment); `?clean=true` shares the cleaned copy."""
+        from .share import share_html
+
+        k = SceneKeys(scene.id)
+        spz = k.output(CLEAN_SPZ if clean else SPZ)
+        if scene.status != Status.COMPLETED or not store.exists(spz):
+            raise HTTPException(409, f"scene {scene.id} has no {'cleaned ' if clean else ''}scene to share yet")
+        metrics = store.path(k.output(METRICS))
+        view = json.loads(metrics.read_text()).get("view") if metrics.exists() else None
+        try:
+            html = share_html(scene.title, store.path(spz).read_bytes(), view)
+        except InputError as exc:
+            raise HTTPException(413, str(exc)) from exc
+        name = safe_filename(scene.title) or scene.id
+        return Response(html, media_type="text/html",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.html"'})
+
     @app.get("/api/scenes/{scene_id}/files/{name}", dependencies=[Depends(require_read)])
     def download(name: str, scene: Scene = Depends(get_scene)) -> FileResponse:
         if name not in DOWNLOADS:

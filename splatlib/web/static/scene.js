@@ -61,6 +61,8 @@ function render(scene) {
   document.getElementById("retry").hidden = !(scene.status === "failed" || scene.status === "stopped");
   document.getElementById("clean").hidden = scene.status !== "completed";
   document.getElementById("video").hidden = scene.status !== "completed";
+  document.getElementById("share").hidden = scene.status !== "completed";
+  document.getElementById("share-link").href = `/api/scenes/${sceneId}/share`;
   if (m.clean) showClean(m.clean);
   if (scene.status === "completed" && !viewerStarted) startViewer(scene);
 }
