@@ -1,8 +1,10 @@
 """The package as a user installs it (issue 17, item 6): a built wheel carries the viewer's JavaScript,
-so `splatlib serve` from an installed wheel shows scenes in 3D with no npm and no checkout."""
+so `splatlib serve` and `splatlib share` from an installed wheel show scenes in 3D with no npm and no
+checkout."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -65,3 +67,10 @@ def test_an_installed_wheel_serves_the_viewer_without_npm(tmp_path, completed_sc
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    # and a share file written by the installed package opens from disk, offline
+    page = tmp_path / "shared.html"
+    subprocess.run([sys.executable, "-m", "splatlib.cli", "share", scene.id, str(page), "--library", str(library)],
+                   env=env, cwd=tmp_path, check=True, capture_output=True, timeout=120)
+    run = subprocess.run(["node", str(ROOT / "tests" / "js" / "share_open.mjs"), str(page), str(tmp_path / "s.png")],
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0 and json.loads(run.stdout.strip().splitlines()[-1])["error"] is None, run.stderr
