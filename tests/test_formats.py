@@ -203,3 +203,30 @@ def test_splat_order_keeps_ties_in_input_order():
     tied = [firsts.index(g.means[i].astype("<f4").tobytes()) for i in range(0, 300, 3)]
     assert tied == sorted(tied) and tied[-1] - tied[0] == 99  # adjacent, in input order
     assert firsts[-1] == g.means[1].astype("<f4").tobytes()
+
+
+def test_compressed_ply_from_the_cli_and_back(tmp_path, capsys):
+    from splatlib.cli import main
+    from splatlib.formats.compressed_ply import is_compressed_ply
+    from splatlib.formats.convert import read_any
+
+    g = random_gaussians(1000, 2)
+    g.shN[:] = np.clip(g.shN, -3.9, 3.9)
+    write_ply(tmp_path / "a.ply", g)
+    assert main(["convert", str(tmp_path / "a.ply"), str(tmp_path / "b.compressed.ply")]) == 0
+    assert is_compressed_ply(tmp_path / "b.compressed.ply") and not is_compressed_ply(tmp_path / "a.ply")
+    assert (tmp_path / "b.compressed.ply").stat().st_size < (tmp_path / "a.ply").stat().st_size / 3
+    assert main(["convert", str(tmp_path / "b.compressed.ply"), str(tmp_path / "c.ply")]) == 0
+    back = read_any(tmp_path / "c.ply")
+    assert len(back) == 1000 and back.sh_degree == 2
+    assert np.abs(np.sort(back.means, axis=0) - np.sort(g.means, axis=0)).max() < np.ptp(g.means) / 1000
+
+
+def test_a_truncated_compressed_ply_is_a_format_error(tmp_path):
+    from splatlib.formats.compressed_ply import read_compressed_ply, write_compressed_ply
+
+    write_compressed_ply(tmp_path / "a.compressed.ply", random_gaussians(600, 0))
+    data = (tmp_path / "a.compressed.ply").read_bytes()
+    (tmp_path / "b.compressed.ply").write_bytes(data[:-100])
+    with pytest.raises(FormatError, match="truncated"):
+        read_compressed_ply(tmp_path / "b.compressed.ply")

@@ -64,3 +64,56 @@ def test_splat_transform_reads_our_splat(tmp_path):
     # our own decoder, (u - 128) / 128 as web viewers do, is within 1° (test_formats); splat-transform
     # decodes the rotation bytes its own way and lands up to ~1.5° away
     assert quat_angle_deg(back.quats, g.quats[order]).max() < 2.0
+
+
+def _compressed_ply_friendly(n: int, degree: int):
+    g = spz_friendly(n, degree)
+    g.shN[:] = np.clip(g.shN, -3.9, 3.9)  # the format keeps higher bands within ±4
+    return g
+
+
+def _assert_within_compressed_ply_quantization(back, g):
+    """Within the format's steps: positions and log-scales 1/1023 of their chunk's range, colours
+    and opacities 1/255 (plus rounding), rotations' small components 1/1023, SH 8/256."""
+    span = np.ptp(g.means, axis=0).max()
+    assert np.abs(back.means - g.means).max() <= span / 1023 + 1e-4
+    assert np.abs(back.scales - g.scales).max() <= np.ptp(g.scales) / 1023 + 1e-4
+    assert quat_angle_deg(back.quats, g.quats).max() < 0.3
+    sig = lambda x: 1 / (1 + np.exp(-x.astype(np.float64)))  # noqa: E731
+    assert np.abs(sig(back.opacities) - sig(g.opacities)).max() <= 0.5 / 255 + 1e-4
+    assert np.abs((back.sh0 - g.sh0) * 0.28209479177387814).max() <= 1 / 255
+    assert back.shN.shape == g.shN.shape
+    assert np.abs(back.shN - g.shN).max(initial=0) <= 8 / 256 + 1e-5
+
+
+def _nearest(g, means: np.ndarray) -> np.ndarray:
+    """For each row of `means`, the index of the Gaussian of `g` at that place (files reorder)."""
+    return np.array([int(np.argmin(((g.means - m) ** 2).sum(axis=1))) for m in means])
+
+
+def test_splat_transform_reads_our_compressed_ply(tmp_path):
+    from splatlib.formats.compressed_ply import write_compressed_ply
+
+    g = _compressed_ply_friendly(700, 3)
+    write_compressed_ply(tmp_path / "ours.compressed.ply", g)
+    splat_transform(str(tmp_path / "ours.compressed.ply"), str(tmp_path / "theirs.ply"))
+    back = read_ply(tmp_path / "theirs.ply")
+    idx = _nearest(g, back.means)
+    assert len(set(idx.tolist())) == len(g)
+    _assert_within_compressed_ply_quantization(back, type(g)(*(a[idx] for a in (
+        g.means, g.scales, g.quats, g.opacities, g.sh0, g.shN))))
+
+
+@pytest.mark.parametrize("degree", [0, 3])
+def test_we_read_splat_transform_compressed_ply(tmp_path, degree):
+    from splatlib.formats.convert import read_any
+
+    g = _compressed_ply_friendly(700, degree)
+    write_ply(tmp_path / "in.ply", g)
+    splat_transform(str(tmp_path / "in.ply"), str(tmp_path / "theirs.compressed.ply"))
+    back = read_any(tmp_path / "theirs.compressed.ply")  # a .ply: told apart by its header
+    assert back.sh_degree == degree
+    idx = _nearest(g, back.means)
+    assert len(set(idx.tolist())) == len(g)
+    _assert_within_compressed_ply_quantization(back, type(g)(*(a[idx] for a in (
+        g.means, g.scales, g.quats, g.opacities, g.sh0, g.shN))))

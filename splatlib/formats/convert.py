@@ -5,28 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import FormatError
+from .compressed_ply import is_compressed_ply, read_compressed_ply, write_compressed_ply
 from .gaussians import Gaussians
 from .ply import read_ply, write_ply
 from .splat import read_splat, write_splat
 from .spz import read_spz, write_spz
 
 READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz}
-WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz}
+WRITERS = {".ply": write_ply, ".compressed.ply": write_compressed_ply, ".splat": write_splat, ".spz": write_spz}
+
+
+def _kind(path: Path) -> str:
+    name = Path(path).name.lower()
+    return ".compressed.ply" if name.endswith(".compressed.ply") else Path(name).suffix
 
 
 def read_any(path: Path, higher_sh: bool = True) -> Gaussians:
-    """Read a splat file by its extension (`higher_sh=False`: the base colour is enough)."""
+    """Read a splat file by its extension (`higher_sh=False`: the base colour is enough); a PLY
+    in PlayCanvas's compressed layout is read as one, whatever its name."""
     reader = READERS.get(Path(path).suffix.lower())
     if reader is None:
-        raise FormatError(f"cannot read {Path(path).name}: known formats are {', '.join(READERS)}")
+        raise FormatError(f"cannot read {Path(path).name}: known formats are {', '.join(WRITERS)}")
     if not Path(path).is_file():
         raise FormatError(f"{path}: no such file")
-    return read_ply(path, higher_sh) if reader is read_ply else reader(path)
+    if reader is read_ply:
+        return read_compressed_ply(path) if is_compressed_ply(path) else read_ply(path, higher_sh)
+    return reader(path)
 
 
 def convert(src: Path, dst: Path) -> int:
     """Convert `src` to `dst` (formats by extension); returns the number of Gaussians."""
-    writer = WRITERS.get(Path(dst).suffix.lower())
+    writer = WRITERS.get(_kind(dst))
     if writer is None:
         raise FormatError(f"cannot write {Path(dst).name}: known formats are {', '.join(WRITERS)}")
     if not Path(dst).resolve().parent.is_dir():

@@ -139,19 +139,21 @@ def _rules(g: Gaussians, cams: list, points: np.ndarray, crop, floaters: bool, m
         widen = margin * (high - low)
         low, high = low - widen, high + widen
     rules: dict[str, np.ndarray] = {}
+    radii = 3 * np.exp(g.scales).max(axis=1, keepdims=True)  # a Gaussian is outside when all of it is
     if crop != "none":
-        rules["outside the crop box"] = ~((g.means >= low) & (g.means <= high)).all(axis=1)
+        rules["outside the crop box"] = ((g.means + radii < low) | (g.means - radii > high)).any(axis=1)
     if crop == "auto":
-        rules["seen by no camera"] = ~_seen(g.means, cams)
+        rules["seen by no camera"] = ~_seen(g.means, radii[:, 0], cams)
     if floaters:
         opacity = 1 / (1 + np.exp(-g.opacities))
         rules["faint (opacity under 1/255)"] = opacity < FAINT
-        rules["oversized"] = 3 * np.exp(g.scales).max(axis=1) > HUGE * float(np.linalg.norm(high - low))
+        rules["oversized"] = radii[:, 0] > HUGE * float(np.linalg.norm(high - low))
     return rules, (low, high)
 
 
-def _seen(means: np.ndarray, cams: list) -> np.ndarray:
-    """Whether each centre lies in front of and inside the image of at least one camera."""
+def _seen(means: np.ndarray, radii: np.ndarray, cams: list) -> np.ndarray:
+    """Whether each Gaussian (centre, 3σ radius) lies in front of at least one camera and reaches
+    into its image (a large one centred outside the frame still colours it)."""
     seen = np.zeros(len(means), bool)
     for cam in cams:
         view = cam.viewmat.numpy().astype(np.float64)
@@ -159,7 +161,8 @@ def _seen(means: np.ndarray, cams: list) -> np.ndarray:
         K = cam.K.numpy()
         z = np.maximum(p[:, 2], 1e-9)
         u, v = K[0, 0] * p[:, 0] / z + K[0, 2], K[1, 1] * p[:, 1] / z + K[1, 2]
-        seen |= (p[:, 2] > 0) & (u >= 0) & (u < cam.width) & (v >= 0) & (v < cam.height)
+        r = K[0, 0] * radii / z
+        seen |= (p[:, 2] + radii > 0) & (u + r >= 0) & (u - r < cam.width) & (v + r >= 0) & (v - r < cam.height)
     return seen
 
 
