@@ -258,7 +258,8 @@ class Pipeline:
                              progress or (lambda fraction, message: None))
         self.store.save_dir(k.outputs)
         summary = {"gaussians": report["gaussians"]["after"], "psnr_before": report["psnr"]["before"],
-                   "psnr_after": report["psnr"]["after"], "crop": report["crop"], "removed": report["removed"]}
+                   "psnr_after": report["psnr"]["after"], "crop": report["crop"], "crop_box": report["crop_box"],
+                   "removed": report["removed"]}
         self.catalog.update(scene.id, metrics={**scene.metrics, "clean": summary, "file_bytes": self._file_bytes(k)})
         return report
 

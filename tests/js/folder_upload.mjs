@@ -6,11 +6,15 @@ import { chromium } from "playwright-core";
 const [base, folder] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run"],
+  args: ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox", "--disable-gpu-sandbox",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 try {
   const page = await browser.newPage();
+  const logs = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
+  process.on("exit", () => console.error(logs.join("\n")));  // the page's own messages, if the run fails
   await page.goto(base);
   await page.locator("#folder").setInputFiles(folder);  // what choosing a folder gives: each file with its path
   await page.locator("#message", { hasText: "Uploaded" }).waitFor({ timeout: 60000 });
@@ -19,10 +23,21 @@ try {
   const seen = { status: await done.getAttribute("data-status"), text: await done.innerText() };
   if (seen.status === "completed") {
     await done.click();
+    await page.waitForFunction(() => window.viewerReady || window.viewerError, null, { timeout: 120000 });
     await page.locator("#clean summary").click();
     await page.locator("#clean-run").click();
     await page.locator("#clean-result", { hasText: "Gaussians kept" }).waitFor({ timeout: 120000 });
     seen.clean = await page.locator("#clean-result").innerText();
+    // the box it used is offered to adjust: widen it, and clean again to that box
+    await page.locator("#crop-box").waitFor({ state: "visible", timeout: 10000 });
+    const xMin = page.locator('#crop-box input[data-corner="0"]');
+    await xMin.fill(String(Number(await xMin.inputValue()) - 1));
+    seen.cropChoice = await page.locator("#crop").inputValue();
+    await page.waitForFunction((x) => window.cropBoxDrawn && window.cropBoxDrawn[0] === x,
+      Number(await xMin.inputValue()), { timeout: 10000 });  // the view redrew the box at the new corner
+    await page.locator("#clean-result").evaluate((el) => { el.textContent = ""; });
+    await page.locator("#clean-run").click();
+    await page.locator("#clean-result", { hasText: "Gaussians kept" }).waitFor({ timeout: 120000 });
     await page.locator("#video summary").click();
     await page.locator("#video-seconds").fill("1");
     await page.locator("#video-run").click();

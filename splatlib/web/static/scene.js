@@ -2,6 +2,8 @@ import { api, megabytes, statusText, when } from "/static/common.js";
 
 const sceneId = location.pathname.split("/").pop();
 let viewerStarted = false;
+let shown = null;  // showSplat's { scene, … } once the viewer runs
+let boxHelper = null;
 
 function row(dl, name, value) {
   if (value === null || value === undefined) return;
@@ -18,9 +20,10 @@ async function startViewer(scene) {
     const { showSplat } = await import("/static/viewer.js");
     const metrics = await fetch(`/api/scenes/${sceneId}/files/metrics.json`).then((r) => r.json()).catch(() => ({}));
     const view = metrics.view || {};
-    await showSplat(document.getElementById("view"), file.url, {
+    shown = await showSplat(document.getElementById("view"), file.url, {
       eye: view.eye, target: view.target, up: view.up, fileType: file.url.endsWith(".spz") ? "spz" : "splat" });
     window.viewerReady = true;
+    if (!document.getElementById("crop-box").hidden) drawBox();  // a box offered before the view was up
   } catch (err) {
     note.textContent = `The 3D viewer could not start (${err.message}). Downloads still work.`;
     window.viewerError = String(err);
@@ -77,7 +80,29 @@ async function refresh() {
   }
 }
 
+function boxCorners() {
+  return [...document.querySelectorAll("#crop-box input")].map((i) => Number(i.value));
+}
+
+// the crop box drawn in the 3D view (COLMAP's frame, as the viewer's); it follows the inputs
+async function drawBox() {
+  if (!shown) return;
+  const THREE = await import("three");
+  const c = boxCorners();
+  const box = new THREE.Box3(new THREE.Vector3(c[0], c[1], c[2]), new THREE.Vector3(c[3], c[4], c[5]));
+  if (boxHelper) shown.scene.remove(boxHelper);
+  boxHelper = new THREE.Box3Helper(box, 0xffcc00);
+  shown.scene.add(boxHelper);
+  window.cropBoxDrawn = c;  // what the view shows, for the browser test
+}
+
 function showClean(c) {
+  if (c.crop_box && document.getElementById("crop-box").hidden) {  // the box it used, to adjust
+    document.querySelectorAll("#crop-box input").forEach((input, i) => { input.value = c.crop_box[i]; });
+    document.getElementById("crop-box").hidden = false;
+    document.getElementById("crop-box-choice").hidden = false;
+    drawBox();
+  }
   const removed = Object.entries(c.removed).map(([rule, n]) => `${n.toLocaleString()} ${rule}`).join(", ");
   document.getElementById("clean-result").textContent =
     `${c.gaussians.toLocaleString()} Gaussians kept (${removed}); held-out ${c.psnr_before.toFixed(2)} → ${c.psnr_after.toFixed(2)} dB`;
@@ -90,7 +115,8 @@ document.getElementById("clean-run").addEventListener("click", async () => {
   try {
     await api(`/api/scenes/${sceneId}/clean`, {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ crop: document.getElementById("crop").value,
+      body: JSON.stringify({ crop: document.getElementById("crop").value === "box" ? boxCorners().join(",")
+                               : document.getElementById("crop").value,
                              floaters: document.getElementById("floaters").checked }) });
     render(await api(`/api/scenes/${sceneId}`));
   } catch (err) {
@@ -125,6 +151,10 @@ document.getElementById("video-run").addEventListener("click", async () => {
     document.getElementById("video-result").textContent = `The video failed: ${err.message}`;
   }
 });
+document.querySelectorAll("#crop-box input").forEach((input) => input.addEventListener("input", () => {
+  document.getElementById("crop").value = "box";
+  drawBox();
+}));
 document.getElementById("retry").addEventListener("click", async () => {
   await api(`/api/scenes/${sceneId}/retry`, { method: "POST" });
   refresh();
