@@ -27,7 +27,8 @@ from splatlib.formats.spz import read_spz, write_spz  # noqa: E402
 from tests.helpers import random_gaussians  # noqa: E402
 
 FORMATS = {"ply": (write_ply, read_ply), "compressed.ply": (write_compressed_ply, read_compressed_ply),
-           "splat": (write_splat, read_splat), "spz": (write_spz, read_spz)}
+           "splat": (write_splat, read_splat), "spz": (write_spz, read_spz),
+           "v4.spz": (lambda path, g: write_spz(path, g, version=4), read_spz)}
 
 
 def median_seconds(fn, *args, repeat: int = 3) -> float:

@@ -324,7 +324,7 @@ def cmd_share(args) -> int:
 def cmd_convert(args) -> int:
     from .formats.convert import convert
 
-    n = convert(Path(args.src), Path(args.dst))
+    n = convert(Path(args.src), Path(args.dst), args.spz_version)
     print(f"wrote {args.dst} ({n:,} Gaussians)")
     return 0
 
@@ -442,9 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device(p)
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("convert", help="convert between splat formats (.ply, .splat, .spz), chosen by extension")
+    p = sub.add_parser("convert", help="convert between splat formats (.ply, .compressed.ply, .splat, .spz), "
+                                       "chosen by extension")
     p.add_argument("src")
     p.add_argument("dst")
+    p.add_argument("--spz-version", type=int, choices=(2, 3, 4), default=3,
+                   help="for a .spz: 3 (default; every viewer reads it) or 4 (zstd, SuperSplat's default; any "
+                        "version is read)")
     p.set_defaults(func=cmd_convert)
     return parser
 

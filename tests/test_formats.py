@@ -230,3 +230,21 @@ def test_a_truncated_compressed_ply_is_a_format_error(tmp_path):
     (tmp_path / "b.compressed.ply").write_bytes(data[:-100])
     with pytest.raises(FormatError, match="truncated"):
         read_compressed_ply(tmp_path / "b.compressed.ply")
+
+
+def test_spz_version_4_from_the_cli_and_broken_streams(tmp_path):
+    from splatlib.cli import main
+    from splatlib.formats.spz import read_spz
+
+    g = spz_friendly(500, 2)
+    write_ply(tmp_path / "a.ply", g)
+    assert main(["convert", str(tmp_path / "a.ply"), str(tmp_path / "b.spz"), "--spz-version", "4"]) == 0
+    data = (tmp_path / "b.spz").read_bytes()
+    assert data[:4] == b"NGSP" and data[4] == 4
+    assert_within_spz_quantization(read_spz(tmp_path / "b.spz"), g, max_rot_deg=0.5)
+    (tmp_path / "c.spz").write_bytes(data[:-50])
+    with pytest.raises(FormatError, match="truncated"):
+        read_spz(tmp_path / "c.spz")
+    (tmp_path / "d.spz").write_bytes(data[:200] + bytes(len(data) - 200))
+    with pytest.raises(FormatError, match="cannot be decompressed"):
+        read_spz(tmp_path / "d.spz")

@@ -117,3 +117,21 @@ def test_we_read_splat_transform_compressed_ply(tmp_path, degree):
     assert len(set(idx.tolist())) == len(g)
     _assert_within_compressed_ply_quantization(back, type(g)(*(a[idx] for a in (
         g.means, g.scales, g.quats, g.opacities, g.sh0, g.shN))))
+
+
+def test_splat_transform_reads_our_spz_version_4(tmp_path):
+    g = spz_friendly(800, 3)
+    write_spz(tmp_path / "ours.spz", g, version=4)
+    assert (tmp_path / "ours.spz").read_bytes()[:4] == b"NGSP"  # a plain header, zstd streams after it
+    splat_transform(str(tmp_path / "ours.spz"), str(tmp_path / "theirs.ply"))
+    assert_within_spz_quantization(read_ply(tmp_path / "theirs.ply"), g, max_rot_deg=0.5)
+
+
+@pytest.mark.parametrize("degree", [0, 1, 3])
+def test_we_read_splat_transform_default_spz_version_4(tmp_path, degree):
+    """splat-transform (and SuperSplat) write version 4 by default; older readers fail on it."""
+    g = spz_friendly(800, degree)
+    write_ply(tmp_path / "in.ply", g)
+    splat_transform(str(tmp_path / "in.ply"), str(tmp_path / "theirs.spz"))
+    assert (tmp_path / "theirs.spz").read_bytes()[4] == 4  # the version field
+    assert_within_spz_quantization(read_spz(tmp_path / "theirs.spz"), g, max_rot_deg=0.5)

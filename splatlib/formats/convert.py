@@ -33,13 +33,17 @@ def read_any(path: Path, higher_sh: bool = True) -> Gaussians:
     return reader(path)
 
 
-def convert(src: Path, dst: Path) -> int:
-    """Convert `src` to `dst` (formats by extension); returns the number of Gaussians."""
+def convert(src: Path, dst: Path, spz_version: int = 3) -> int:
+    """Convert `src` to `dst` (formats by extension; a `.spz` as `spz_version`, 3 by default, which
+    every viewer reads); returns the number of Gaussians."""
     writer = WRITERS.get(_kind(dst))
     if writer is None:
         raise FormatError(f"cannot write {Path(dst).name}: known formats are {', '.join(WRITERS)}")
     if not Path(dst).resolve().parent.is_dir():
         raise FormatError(f"cannot write {dst}: the folder {Path(dst).resolve().parent} does not exist")
     g = read_any(src, higher_sh=writer is not write_splat)  # .splat keeps no higher SH bands
-    writer(dst, g)
+    if writer is write_spz:
+        write_spz(dst, g, spz_version)
+    else:
+        writer(dst, g)
     return len(g)

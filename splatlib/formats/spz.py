@@ -1,10 +1,15 @@
-"""Niantic's `.spz` format (versions 2 and 3), written and read with vectorised numpy.
+"""Niantic's `.spz` format (versions 2, 3 and 4), written and read with vectorised numpy.
 
-A gzip stream of a 16-byte header (magic "NGSP", version, count, SH degree, fractional bits,
-flags, reserved) and attribute arrays in this order: positions (24-bit fixed point), alphas,
-colours (SH DC · 0.15 + 0.5), scales ((log + 10) · 16), rotations (v2: xyz with w ≥ 0; v3:
-"smallest three", 2-bit index + 3 × 10 bits) and higher SH bands (coefficient-major, channel
-inner, (x · 128 + 128) with 5 bits kept for band 1 and 4 for the others).
+Versions 2 and 3: a gzip stream of a 16-byte header (magic "NGSP", version, count, SH degree,
+fractional bits, flags, reserved) and attribute arrays in this order: positions (24-bit fixed
+point), alphas, colours (SH DC · 0.15 + 0.5), scales ((log + 10) · 16), rotations (v2: xyz with
+w ≥ 0; v3: "smallest three", 2-bit index + 3 × 10 bits) and higher SH bands (coefficient-major,
+channel inner, (x · 128 + 128) with 5 bits kept for band 1 and 4 for the others).
+
+Version 4 (SuperSplat's and splat-transform's default): the same six arrays, encoded as in v3,
+each its own zstd frame, after a plain 32-byte header (as above, the reserved byte counting the
+streams, then the offset of a table of contents) and that table (per stream: compressed and
+uncompressed bytes, u64 each). Read from files splat-transform 2.7.1 writes.
 
 The file is in a right-up-back frame; INRIA PLY data is right-down-forward, so y and z flip
 (positions, quaternion x y z components, and the SH coefficients odd under that flip).
@@ -23,6 +28,7 @@ from .gaussians import Gaussians
 
 MAGIC = 0x5053474E
 HEADER = struct.Struct("<IIIBBBB")
+HEADER_V4 = struct.Struct("<IIIBBBBI12x")  # …, flags, number of streams, offset of the table of contents
 FRACTIONAL_BITS = 12  # 1/4096 precision within ±2048, fewer when positions reach further
 COLOR_SCALE = 0.15
 # sign of each SH coefficient (bands 1-3) under the 180° rotation about x that maps RDF to RUB
@@ -78,9 +84,9 @@ def fractional_bits(means: np.ndarray) -> int:
 
 
 def encode_spz(g: Gaussians, version: int = 3) -> bytes:
-    """Encode Gaussians as `.spz` bytes (gzip-compressed)."""
-    if version not in (2, 3):
-        raise ValueError("spz version must be 2 or 3")
+    """Encode Gaussians as `.spz` bytes (gzip-compressed; zstd streams for version 4)."""
+    if version not in (2, 3, 4):
+        raise ValueError("spz version must be 2, 3 or 4")
     n = len(g)
     frac = fractional_bits(g.means)
     fixed = np.rint(g.means * _POS_FLIP * (1 << frac)).astype(np.int64)
@@ -92,7 +98,7 @@ def encode_spz(g: Gaussians, version: int = 3) -> bytes:
     xyzw = np.concatenate([wxyz[:, 1:], wxyz[:, :1]], axis=1)
     xyzw /= np.maximum(np.linalg.norm(xyzw, axis=1, keepdims=True), 1e-12)
     xyzw[:, 1:3] *= -1  # RDF → RUB
-    if version == 3:
+    if version >= 3:
         rotations = _pack_quats_v3(xyzw)
     else:
         xyzw = np.where(xyzw[:, 3:4] < 0, -xyzw, xyzw)
@@ -105,9 +111,17 @@ def encode_spz(g: Gaussians, version: int = 3) -> bytes:
         bucket = np.where(np.arange(bands) < 3, 8, 16)[None, :, None]  # 5 bits band 1, 4 bits after
         q = (q + bucket // 2) // bucket * bucket
         sh = np.clip(q, 0, 255).astype(np.uint8).reshape(n, bands * 3)
+    streams = [a.tobytes() for a in (positions, alphas, colors, scales, rotations, sh)]
+    if version == 4:
+        import zstandard
+
+        packer = zstandard.ZstdCompressor(level=6)
+        frames = [packer.compress(data) for data in streams[:6 if g.sh_degree else 5]]  # as the reference writes
+        header = HEADER_V4.pack(MAGIC, 4, n, g.sh_degree, frac, 0, len(frames), HEADER_V4.size)
+        toc = b"".join(struct.pack("<QQ", len(f), len(d)) for f, d in zip(frames, streams))  # zip stops at frames
+        return header + toc + b"".join(frames)
     header = HEADER.pack(MAGIC, version, n, g.sh_degree, frac, 0, 0)
-    body = b"".join(a.tobytes() for a in (positions, alphas, colors, scales, rotations, sh))
-    return gzip.compress(header + body, compresslevel=6, mtime=0)
+    return gzip.compress(header + b"".join(streams), compresslevel=6, mtime=0)
 
 
 def write_spz(path: Path, g: Gaussians, version: int = 3) -> int:
@@ -117,11 +131,37 @@ def write_spz(path: Path, g: Gaussians, version: int = 3) -> int:
     return len(data)
 
 
+def _v4_as_v3(data: bytes, name: str) -> bytes:
+    """A version 4 file's streams, unpacked into the version 3 layout (header and arrays)."""
+    import zstandard
+
+    if len(data) < HEADER_V4.size:
+        raise FormatError(f"{name} is too short for a .spz header")
+    magic, version, n, degree, frac, flags, count, toc = HEADER_V4.unpack_from(data)
+    if version != 4 or count not in (6, 5 if degree == 0 else 6):  # no SH stream at degree 0
+        raise FormatError(f"{name}: .spz version {version} with {count} streams is not supported")
+    if len(data) < toc + 16 * count:
+        raise FormatError(f"{name} is truncated")
+    offset, streams = toc + 16 * count, []
+    unpacker = zstandard.ZstdDecompressor()
+    for i in range(count):
+        packed, size = struct.unpack_from("<QQ", data, toc + 16 * i)
+        if offset + packed > len(data):
+            raise FormatError(f"{name} is truncated")
+        try:
+            streams.append(unpacker.decompress(data[offset:offset + packed], max_output_size=size))
+        except zstandard.ZstdError as exc:
+            raise FormatError(f"{name}: stream {i + 1} cannot be decompressed ({exc})") from None
+        offset += packed
+    return HEADER.pack(magic, 3, n, degree, frac, flags, 0) + b"".join(streams)
+
+
 def read_spz(path: Path) -> Gaussians:
-    """Read a version 2 or 3 `.spz` file into INRIA-frame parameters."""
+    """Read a version 2, 3 or 4 `.spz` file into INRIA-frame parameters."""
     name = Path(path).name
+    data = Path(path).read_bytes()
     try:
-        raw = gzip.decompress(Path(path).read_bytes())
+        raw = _v4_as_v3(data, name) if data[:4] == struct.pack("<I", MAGIC) else gzip.decompress(data)
     except (OSError, EOFError) as exc:
         raise FormatError(f"{name} is not a gzip-compressed .spz file") from exc
     if len(raw) < HEADER.size:
@@ -130,7 +170,7 @@ def read_spz(path: Path) -> Gaussians:
     if magic != MAGIC:
         raise FormatError(f"{name} is not a .spz file (bad magic)")
     if version not in (2, 3):
-        raise FormatError(f"{name}: .spz version {version} is not supported (only 2 and 3)")
+        raise FormatError(f"{name}: .spz version {version} is not supported (only 2, 3 and 4)")
     if flags & 0x2:
         raise FormatError(f"{name}: .spz extensions are not supported")
     if degree > 3:
