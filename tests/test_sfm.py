@@ -86,13 +86,14 @@ def test_a_video_path_that_jumps_is_mapped_again(orbit_frames, tmp_path, monkeyp
     the path jumps, mapping runs again with another seed and the smooth model is kept. Here the
     first mapping's middle frame is moved far off the path, as such a run leaves it."""
     real_map = sfm._Colmap.map
-    seeds = []
+    seeds, first_placed = [], []
 
     def first_one_jumps(self, trial, out, seed=0):
         models = real_map(self, trial, out, seed)
         seeds.append(seed)
         if len(seeds) == 1:
             model = sfm._largest(models)
+            first_placed.append(model.num_reg_images())
             image = sorted(model.images.values(), key=lambda im: im.name)[model.num_reg_images() // 2]
             frame = model.frame(image.frame_id)
             pose = frame.rig_from_world
@@ -103,5 +104,7 @@ def test_a_video_path_that_jumps_is_mapped_again(orbit_frames, tmp_path, monkeyp
     monkeypatch.setattr(sfm._Colmap, "map", first_one_jumps)
     report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(sfm_max_size=480))
     assert seeds[:2] == [0, 1] and report["remaps"] >= 1
-    assert report["max_step_ratio"] < sfm.JUMPY and report["registered_frames"] == report["total_frames"]
+    # the model kept is smooth and places as many frames as the first (COLMAP places 17 or 18 of
+    # these 18, varying between machines: a CI run placed 17 and the test expected all)
+    assert report["max_step_ratio"] < sfm.JUMPY and report["registered_frames"] >= first_placed[0]
     assert "mapping again" in caplog.text
