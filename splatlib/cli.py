@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError, SplatError
 from .gs.device import select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from .layout import CAMERAS, CLEAN, CLEAN_SPZ, HOLDOUT, METRICS, SPZ, SceneKeys
+from .layout import CAMERAS, CLEAN, HOLDOUT, SceneKeys
 from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
@@ -301,18 +301,10 @@ def cmd_clean(args) -> int:
 
 def cmd_share(args) -> int:
     """One HTML file of a finished scene that opens from disk, viewer included."""
-    from .web.share import share_html
+    from .web.share import scene_share_html
 
     catalog, store = open_library(library_home(args.library))
-    scene = catalog.get(validate_scene_id(args.id))
-    k = SceneKeys(scene.id)
-    spz = k.output(CLEAN_SPZ if args.clean else SPZ)
-    if scene.status != Status.COMPLETED or not store.exists(spz):
-        raise InputError(f"scene {scene.id} has no {'cleaned ' if args.clean else ''}scene to share "
-                         f"({scene.status.value}{'; run `splatlib clean` first' if args.clean else ''})")
-    metrics = store.path(k.output(METRICS))
-    view = json.loads(metrics.read_text()).get("view") if metrics.exists() else None
-    html = share_html(scene.title, store.path(spz).read_bytes(), view)
+    html = scene_share_html(catalog.get(validate_scene_id(args.id)), store, args.clean)
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"{out.parent} is not a folder")

@@ -22,6 +22,7 @@ from .errors import DiskFull, InputError, LeaseLost, SceneBusy, SceneNotFound, S
 from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
 from .layout import METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from .library.catalog import lease_lost
+from .library.store import local_bytes
 from .space import disk_full, ensure_room, is_disk_full
 from .media import IMAGE_SUFFIXES
 from .stages.frames import FrameOptions, extract_frames, input_kind
@@ -257,11 +258,18 @@ class Pipeline:
         report = clean_scene(self.store.local_dir(k.outputs), self.store.local_dir(k.sfm), options,
                              progress or (lambda fraction, message: None))
         self.store.save_dir(k.outputs)
-        summary = {"gaussians": report["gaussians"]["after"], "psnr_before": report["psnr"]["before"],
-                   "psnr_after": report["psnr"]["after"], "crop": report["crop"], "crop_box": report["crop_box"],
-                   "removed": report["removed"]}
-        self.catalog.update(scene.id, metrics={**scene.metrics, "clean": summary, "file_bytes": self._file_bytes(k)})
+        self.record_outputs(scene.id, clean={
+            "gaussians": report["gaussians"]["after"], "psnr_before": report["psnr"]["before"],
+            "psnr_after": report["psnr"]["after"], "crop": report["crop"], "crop_box": report["crop_box"],
+            "removed": report["removed"]})
         return report
+
+    def record_outputs(self, scene_id: str, **metrics) -> Scene:
+        """After files were added to a finished scene's outputs: its record keeps their sizes (a listing
+        reads no files) and `metrics`, merged into the record's as it is now."""
+        current = self.catalog.get(scene_id)
+        return self.catalog.update(scene_id, metrics={**current.metrics, **metrics,
+                                                      "file_bytes": self._file_bytes(SceneKeys(scene_id))})
 
     def run_next(self) -> Scene | None:
         """Claim and run the oldest queued (or abandoned) scene; None when there is nothing to do."""
@@ -413,8 +421,7 @@ class Pipeline:
         written = 0
         for key in _stage_writes(SceneKeys(scene.id), stage):
             local = self.store.path(key)
-            written += sum(f.stat().st_size for f in local.rglob("*") if f.is_file()) if local.is_dir() \
-                else local.stat().st_size if local.exists() else 0
+            written += local_bytes(local)  # the working copy: a remote store has not saved it yet
             self.store.delete_prefix(key)
             if local.is_dir():  # a remote store's working copy
                 shutil.rmtree(local, ignore_errors=True)

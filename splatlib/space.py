@@ -32,20 +32,22 @@ def raise_if_disk_full(tool_errors: str) -> None:
         raise OSError(errno.ENOSPC, tool_errors.strip().splitlines()[-1][:300])
 
 
-def free_bytes(path: Path) -> int:
-    """Bytes free to this user on the file system holding `path` (its nearest existing folder)."""
+def _existing(path: Path) -> Path:
+    """`path`, or its nearest folder that exists (a key's folder may not be made yet)."""
     path = Path(path).resolve()
     while not path.exists():
         path = path.parent
-    return shutil.disk_usage(path).free
+    return path
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes free to this user on the file system holding `path`."""
+    return shutil.disk_usage(_existing(path)).free
 
 
 def device_of(path: Path) -> str:
     """The device holding `path`, as `df` names it ("/dev/sda1, mounted at /"), else its mount point."""
-    path = Path(path).resolve()
-    while not path.exists():
-        path = path.parent
-    mount = path
+    mount = _existing(path)
     while not os.path.ismount(mount):
         mount = mount.parent
     try:

@@ -30,6 +30,13 @@ class BlobStore(Protocol):
     def delete_prefix(self, prefix: str) -> None: ...
 
 
+def local_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder; 0 if there is nothing at `path`."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
 def check_key(key: str) -> str:
     """`key` without surrounding slashes; ValueError if it is empty or could escape its prefix."""
     parts = key.strip("/").split("/")
@@ -70,10 +77,7 @@ class LocalStore:
 
     def size(self, prefix: str) -> int:
         """Total bytes under `prefix` (a file or a folder)."""
-        path = self.path(prefix)
-        if path.is_file():
-            return path.stat().st_size
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+        return local_bytes(self.path(prefix))
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove everything under `prefix`."""

@@ -344,10 +344,12 @@ def create_app(settings: Settings) -> FastAPI:
                                    float(body.get("max_loss_db", 0.1)))
         except (ValueError, TypeError, AttributeError):
             raise HTTPException(422, 'send JSON like {"crop": "auto", "floaters": true, "max_loss_db": 0.1}') from None
+        if scene.status != Status.COMPLETED:
+            raise HTTPException(409, f"scene {scene.id} is {scene.status.value}: only a completed scene can be cleaned")
         try:
             return await run_in_threadpool(pipeline.clean, scene.id, options)
         except InputError as exc:
-            raise HTTPException(409 if "only a completed scene" in str(exc) else 422, str(exc)) from exc
+            raise HTTPException(422, str(exc)) from exc
 
     videos: dict[str, dict] = {}  # scene id -> the state of its video being made (this process's)
 
@@ -391,9 +393,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             render_movie(read_ply(store.path(scene.ply_key)), keys, store.path(k.output(VIDEO)), width, height, fps,
                          lambda fraction, message: state.update(progress=round(fraction, 3)))
-            current = catalog.get(scene.id)
-            sizes = {**current.metrics.get("file_bytes", {}), k.output(VIDEO): store.size(k.output(VIDEO))}
-            catalog.update(scene.id, metrics={**current.metrics, "file_bytes": sizes})
+            pipeline.record_outputs(scene.id)
             state.update(state="done", progress=1.0)
         except Exception as exc:  # the page shows it; the scene itself is unharmed
             log.warning("video of scene %s failed: %s", scene.id, exc)
@@ -410,17 +410,13 @@ def create_app(settings: Settings) -> FastAPI:
     def share(clean: bool = False, scene: Scene = Depends(get_scene)) -> Response:
         """One HTML file of the scene, viewer included, that opens from disk with no network (as an
         attachment); `?clean=true` shares the cleaned copy."""
-        from .share import share_html
+        from .share import NothingToShare, scene_share_html
 
-        k = SceneKeys(scene.id)
-        spz = k.output(CLEAN_SPZ if clean else SPZ)
-        if scene.status != Status.COMPLETED or not store.exists(spz):
-            raise HTTPException(409, f"scene {scene.id} has no {'cleaned ' if clean else ''}scene to share yet")
-        metrics = store.path(k.output(METRICS))
-        view = json.loads(metrics.read_text()).get("view") if metrics.exists() else None
         try:
-            html = share_html(scene.title, store.path(spz).read_bytes(), view)
-        except InputError as exc:
+            html = scene_share_html(scene, store, clean)
+        except NothingToShare as exc:
+            raise HTTPException(409, str(exc)) from exc
+        except InputError as exc:  # too big for one page
             raise HTTPException(413, str(exc)) from exc
         name = safe_filename(scene.title) or scene.id
         return Response(html, media_type="text/html",

@@ -21,6 +21,27 @@ VIEWER = Path(__file__).resolve().parent / "static" / "viewer.js"
 _THREE_CORE = "three/core"  # the bare name three.module.js's "./three.core.js" becomes
 
 
+def scene_share_html(scene, store, clean: bool = False) -> str:
+    """The page of a completed scene in `store` (its cleaned copy with `clean`), starting where the
+    scene's metrics.json says a viewer should. NothingToShare when there is no such copy yet;
+    InputError as `share_html`."""
+    from ..layout import CLEAN_SPZ, METRICS, SPZ, SceneKeys
+    from ..library import Status
+
+    k = SceneKeys(scene.id)
+    spz = k.output(CLEAN_SPZ if clean else SPZ)
+    if scene.status != Status.COMPLETED or not store.exists(spz):
+        raise NothingToShare(f"scene {scene.id} has no {'cleaned ' if clean else ''}scene to share "
+                             f"({scene.status.value}{'; run `splatlib clean` first' if clean else ''})")
+    metrics = store.path(k.output(METRICS))
+    view = json.loads(metrics.read_text()).get("view") if metrics.exists() else None
+    return share_html(scene.title, store.path(spz).read_bytes(), view)
+
+
+class NothingToShare(InputError):
+    """The scene has no finished copy of the kind asked for."""
+
+
 def _module(source: str) -> str:
     return "data:text/javascript;base64," + base64.b64encode(source.encode()).decode()
 
