@@ -3,6 +3,9 @@ splatlib's numba rasterizer against a vectorised PyTorch autograd rasterizer, sa
 
 Run: .venv/bin/python benchmarks/bench_train_step.py [--sizes 10000x256x256 ...] [--steps 10]
 
+`--profile` also prints where one step's time goes: each numba kernel (timed around its call) and
+the rest (PyTorch glue, the L1 loss, conversions), in ms per step and as a share of the step.
+
 Sharing the machine: `--concurrent N` times each size in one process alone, then in N processes at
 once (same run), and reports each one's slowdown against alone (ideal: N× on N busy cores or fewer);
 `--wait-policy active` runs the children with OpenMP's spinning waits, as before splatlib.threads.
@@ -15,6 +18,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,6 +57,44 @@ def concurrent(sizes: list[str], count: int, steps: int, wait_policy: str | None
     print(f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'PASSIVE (splatlib.threads)')}; medians over {steps} steps")
 
 
+KERNELS = [("cpu_project", "project_forward", "projection + SH colours"), ("cpu_kernels", "bin_tiles", "tile binning"),
+           ("cpu_kernels", "composite_forward", "compositing forward"), ("blur", "separable_blur", "SSIM blur (fwd+bwd)"),
+           ("cpu_kernels", "composite_backward", "compositing backward"), ("cpu_kernels", "sum_pair_grads", "pair gradient sums"),
+           ("cpu_project", "project_backward", "projection + SH backward"), ("optim", "adam_update", "Adam")]
+
+
+def profile(sizes: list[str], steps: int) -> None:
+    """ms per step in each kernel, timed by wrapping the module attribute each caller looks up."""
+    import importlib
+
+    from splatlib.gs import metrics
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(fn, label):
+        def call(*args):
+            t0 = time.perf_counter()
+            out = fn(*args)
+            spent[label] += time.perf_counter() - t0
+            return out
+        return call
+
+    for module, name, label in KERNELS:
+        owner = metrics if name == "separable_blur" else importlib.import_module(f"splatlib.gs.{module}")
+        setattr(owner, name, timed(getattr(owner, name), label))
+    for spec in sizes:
+        n, w, h = (int(x) for x in spec.split("x"))
+        time_train_step(n, w, h, steps=1, warmup=2)  # compiles and warms up outside the count
+        spent.clear()
+        t0 = time.perf_counter()
+        time_train_step(n, w, h, steps=steps, warmup=0)
+        total = (time.perf_counter() - t0) / steps
+        print(f"{n} Gaussians at {w}x{h}: {1000 * total:.1f} ms per step (mean of {steps})")
+        for _, _, label in KERNELS:
+            print(f"  {label:<28} {1000 * spent[label] / steps:7.1f} ms {100 * spent[label] / steps / total:5.1f}%")
+        rest = total - sum(spent.values()) / steps
+        print(f"  {'rest (torch glue, L1, copies)':<28} {1000 * rest:7.1f} ms {100 * rest / total:5.1f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="GAUSSIANSxWIDTHxHEIGHT")
@@ -61,7 +104,11 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=0, metavar="N", help="also time N processes at once")
     parser.add_argument("--wait-policy", choices=["active", "passive"], help="OMP_WAIT_POLICY for --concurrent")
     parser.add_argument("--repeats", type=int, default=3, help="--concurrent: alone/together rounds per size")
+    parser.add_argument("--profile", action="store_true", help="where one step's time goes, kernel by kernel")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.sizes, args.steps)
+        return
     if args.concurrent:
         concurrent(args.sizes, args.concurrent, args.steps, args.wait_policy, args.repeats)
         return

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import torch
 
-from splatlib.gs.cpu_kernels import ALPHA_MAX, ALPHA_MIN, T_MIN
-from splatlib.gs.rasterize import TILE, Projected, tile_pairs
+from splatlib.gs.cpu_kernels import ALPHA_MAX, ALPHA_MIN, T_MIN, bin_tiles
+from splatlib.gs.rasterize import TILE, Projected
 
 
 def rasterize_torch(proj: Projected, colors: torch.Tensor, opacities: torch.Tensor, width: int, height: int,
                     groups: int = 4) -> torch.Tensor:
     """Composite with autograd; returns the image [H, W, 3] on a black background."""
-    tile_of_pair, gauss_of_pair, tiles_x, tiles_y = tile_pairs(proj, width, height)
+    tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
     n_tiles = tiles_x * tiles_y
-    counts = torch.bincount(tile_of_pair, minlength=n_tiles)
+    tile_start, gauss_of_pair = (torch.from_numpy(a) for a in bin_tiles(
+        proj.means2d.detach().numpy(), proj.radii.numpy(), proj.depths.detach().numpy(), tiles_x, tiles_y)[:2])
+    counts = tile_start.diff()
+    tile_of_pair = torch.repeat_interleave(torch.arange(n_tiles), counts)
     start = torch.cumsum(counts, 0) - counts
     rank = torch.arange(len(tile_of_pair)) - start[tile_of_pair]
     iy, ix = torch.meshgrid(torch.arange(TILE), torch.arange(TILE), indexing="ij")

@@ -14,7 +14,7 @@ from .device import describe
 from .metrics import photometric_loss
 from .model import on_device
 from .optim import GaussianAdam
-from .rasterize import project
+from .reference import project
 from .render import render
 from .sh import sh_to_color
 

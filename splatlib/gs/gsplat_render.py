@@ -9,9 +9,8 @@ from __future__ import annotations
 import torch
 from gsplat import rasterization
 
-from .rasterize import EPS2D, Projected
-
-NEAR = 0.01
+from .cpu_project import EPS2D, NEAR
+from .rasterize import Projected
 
 
 def render(params: dict[str, torch.Tensor], viewmat: torch.Tensor, K: torch.Tensor, width: int,

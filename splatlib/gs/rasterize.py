@@ -1,8 +1,9 @@
-"""CPU rasterizer for 3D Gaussians: EWA projection and tile binning in PyTorch (autograd),
-depth-sorted front-to-back compositing in numba with a hand-written backward pass.
+"""CPU rasterizer for 3D Gaussians: projection and SH colours (`cpu_project`) and depth-sorted
+front-to-back compositing (`cpu_kernels`) in numba kernels with hand-written backward passes,
+tile binning in PyTorch.
 
-The compositing runs in numba kernels (`cpu_kernels`); `reference.py` holds a slow dense
-PyTorch version of the same maths that the tests compare against.
+`reference.py` holds slow PyTorch versions of the same maths (autograd for the gradients) that
+the tests compare against.
 
 Conventions follow gsplat so that both back ends give the same image for the same Gaussians:
 pixel centres at (x + 0.5, y + 0.5), a 0.3 px² low-pass on the 2D covariance, alpha capped at
@@ -18,10 +19,9 @@ import numpy as np
 import torch
 
 from . import cpu_kernels as kernels
-from .sh import sh_to_color
+from . import cpu_project
 
 TILE = kernels.TILE
-EPS2D = 0.3
 
 
 def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
@@ -54,85 +54,30 @@ class Projected:
         return None if grad is None else grad.reshape(-1, 2)
 
 
-def project(means: torch.Tensor, quats: torch.Tensor, scales: torch.Tensor, viewmat: torch.Tensor,
-            K: torch.Tensor, width: int, height: int, near: float = 0.01) -> Projected:
-    """EWA splatting of 3D Gaussians (activated `scales`) into one pinhole camera."""
-    R, t = viewmat[:3, :3], viewmat[:3, 3]
-    p = means @ R.T + t
-    x, y, z = p.unbind(-1)
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    zc = torch.clamp_min(z, near)
-    tan_x, tan_y = 0.5 * width / fx, 0.5 * height / fy
-    tx = zc * torch.clamp(x / zc, -(cx / fx + 0.3 * tan_x), (width - cx) / fx + 0.3 * tan_x)
-    ty = zc * torch.clamp(y / zc, -(cy / fy + 0.3 * tan_y), (height - cy) / fy + 0.3 * tan_y)
-    zeros = torch.zeros_like(zc)
-    J = torch.stack([fx / zc, zeros, -fx * tx / zc ** 2, zeros, fy / zc, -fy * ty / zc ** 2],
-                    -1).reshape(-1, 2, 3)
-    M = quat_to_rotmat(quats) * scales[:, None, :]
-    T = J @ R @ M
-    cov = T @ T.transpose(1, 2)
-    a = cov[:, 0, 0] + EPS2D
-    b = cov[:, 0, 1]
-    c = cov[:, 1, 1] + EPS2D
-    det = a * c - b * b
-    conics = torch.stack([c, -b, a], -1) / det.clamp_min(1e-12)[:, None]
-    mid = 0.5 * (a + c)
-    lam = mid + torch.sqrt(torch.clamp_min(mid * mid - det, 0.1))
-    radii = torch.ceil(3 * torch.sqrt(lam)).detach()
-    means2d = torch.stack([fx * x / zc + cx, fy * y / zc + cy], -1)
-    m = means2d.detach()
-    visible = ((z > near) & (det > 0) & (m[:, 0] + radii > 0) & (m[:, 0] - radii < width)
-               & (m[:, 1] + radii > 0) & (m[:, 1] - radii < height))
-    radii = torch.where(visible, radii, torch.zeros_like(radii)).to(torch.int64)
-    return Projected(means2d, conics, z, radii)
-
-
-def tile_pairs(proj: Projected, width: int, height: int) -> tuple[torch.Tensor, torch.Tensor, int, int]:
-    """(tile id, Gaussian index) pairs sorted by tile, then by depth front to back."""
-    tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
-    ids = torch.nonzero(proj.radii > 0).squeeze(1)
-    ids = ids[torch.argsort(proj.depths.detach()[ids])]
-    m = proj.means2d.detach()[ids]
-    r = proj.radii[ids].to(m.dtype)
-    x0 = torch.clamp(torch.floor((m[:, 0] - r) / TILE), 0, tiles_x).long()
-    x1 = torch.clamp(torch.floor((m[:, 0] + r) / TILE) + 1, 0, tiles_x).long()
-    y0 = torch.clamp(torch.floor((m[:, 1] - r) / TILE), 0, tiles_y).long()
-    y1 = torch.clamp(torch.floor((m[:, 1] + r) / TILE) + 1, 0, tiles_y).long()
-    w = x1 - x0
-    counts = w * (y1 - y0)
-    keep = counts > 0
-    ids, x0, y0, w, counts = ids[keep], x0[keep], y0[keep], w[keep], counts[keep]
-    owner = torch.repeat_interleave(torch.arange(len(ids)), counts)
-    start = torch.cumsum(counts, 0) - counts
-    local = torch.arange(int(counts.sum())) - start[owner]
-    tile = (y0[owner] + local // w[owner]) * tiles_x + x0[owner] + local % w[owner]
-    order = torch.sort(tile, stable=True).indices
-    return tile[order], ids[owner[order]], tiles_x, tiles_y
-
-
 class _Composite(torch.autograd.Function):
     """Front-to-back compositing by the numba kernels, with their hand-written backward pass."""
 
     @staticmethod
-    def forward(ctx, means2d, conics, colors, opacities, background, tile_start, pair_gauss,
-                width, height, tiles_x):
+    def forward(ctx, means2d, conics, colors, opacities, background, radii, depths, width, height):
         arrays = [x.detach().contiguous().float().numpy() for x in (means2d, conics, colors, opacities, background)]
+        tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
+        bins = kernels.bin_tiles(arrays[0], radii.numpy(), depths.detach().numpy(), tiles_x, tiles_y)
         image = np.zeros((height, width, 3), np.float32)
         final_t = np.zeros((height, width), np.float32)
         last = np.zeros((height, width), np.int64)
-        ts, pg = tile_start.numpy(), pair_gauss.numpy()
-        kernels.composite_forward(ts, pg, *arrays, width, height, tiles_x, image, final_t, last)
-        ctx.state = (ts, pg, arrays, width, height, tiles_x, final_t, last, means2d.shape[0])
+        kernels.composite_forward(*bins[:2], *arrays, width, height, tiles_x, image, final_t, last)
+        ctx.state = (bins, arrays, width, height, tiles_x, final_t, last)
         return torch.from_numpy(image), torch.from_numpy(1.0 - final_t)
 
     @staticmethod
     def backward(ctx, grad_image, grad_alpha):
-        ts, pg, arrays, width, height, tiles_x, final_t, last, n = ctx.state
-        pair_grads = np.zeros((len(pg), kernels.GRAD_COLS), np.float32)
-        kernels.composite_backward(ts, pg, *arrays, width, height, tiles_x, final_t, last,
+        (tile_start, pair_gauss, order, rank_start, slot_pair), arrays, width, height, tiles_x, final_t, last = ctx.state
+        pair_grads = np.zeros((len(pair_gauss), kernels.GRAD_COLS), np.float32)  # pairs past a tile's last stay 0
+        kernels.composite_backward(tile_start, pair_gauss, *arrays, width, height, tiles_x, final_t, last,
                                    grad_image.contiguous().float().numpy(), pair_grads)
-        grads = torch.zeros(n, kernels.GRAD_COLS).index_add_(0, torch.from_numpy(pg), torch.from_numpy(pair_grads))
-        return grads[:, 0:2], grads[:, 2:5], grads[:, 6:9], grads[:, 5], None, None, None, None, None, None
+        grads = [np.zeros_like(x) for x in arrays[:4]]  # means2d, conics, colours, opacities
+        kernels.sum_pair_grads(order, rank_start, slot_pair, pair_grads, grads[0], grads[1], grads[3], grads[2])
+        return (*(torch.from_numpy(g) for g in grads), None, None, None, None, None)
 
 
 def rasterize(proj: Projected, colors: torch.Tensor, opacities: torch.Tensor, width: int, height: int,
@@ -141,22 +86,47 @@ def rasterize(proj: Projected, colors: torch.Tensor, opacities: torch.Tensor, wi
 
     The alpha output carries no gradient; the image does, to means2d, conics, colours and opacities.
     """
-    tile_of_pair, gauss_of_pair, tiles_x, tiles_y = tile_pairs(proj, width, height)
-    counts = torch.bincount(tile_of_pair, minlength=tiles_x * tiles_y)
-    tile_start = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
     bg = background if background is not None else torch.zeros(3)
-    return _Composite.apply(proj.means2d, proj.conics, colors, opacities, bg, tile_start,
-                            gauss_of_pair.contiguous(), width, height, tiles_x)
+    return _Composite.apply(proj.means2d, proj.conics, colors, opacities, bg, proj.radii, proj.depths, width, height)
+
+
+class _ProjectColor(torch.autograd.Function):
+    """Projection and SH colours of every Gaussian by the numba kernels, with their hand-written
+    backward pass; depths and radii carry no gradient."""
+
+    @staticmethod
+    def forward(ctx, means, quats, log_scales, sh0, shN, viewmat, K, width, height, degree):
+        arrays = [x.detach().contiguous().float().numpy() for x in (means, quats, log_scales, sh0, shN)]
+        view = viewmat.detach().double().numpy()
+        intrinsics = tuple(float(K[i, j]) for i, j in ((0, 0), (1, 1), (0, 2), (1, 2)))
+        n = len(means)
+        means2d, conics = np.empty((n, 2), np.float32), np.empty((n, 3), np.float32)
+        depths, radii, colors = np.empty(n, np.float32), np.empty(n, np.int64), np.zeros((n, 3), np.float32)
+        cpu_project.project_forward(*arrays, view, *intrinsics, width, height, degree,
+                                    means2d, conics, depths, radii, colors)
+        ctx.state = (arrays, view, intrinsics, width, height, degree, radii, colors)
+        outputs = [torch.from_numpy(x) for x in (means2d, conics, colors, depths, radii)]
+        ctx.mark_non_differentiable(outputs[3], outputs[4])
+        return tuple(outputs)
+
+    @staticmethod
+    def backward(ctx, v_means2d, v_conics, v_colors, _depths, _radii):
+        (means, quats, log_scales, sh0, shN), view, intrinsics, width, height, degree, radii, colors = ctx.state
+        n = len(means)
+        v = [np.zeros((n, k), np.float32) if g is None else g.contiguous().float().numpy()
+             for g, k in ((v_means2d, 2), (v_conics, 3), (v_colors, 3))]
+        grads = [np.empty_like(x) for x in (means, quats, log_scales, sh0, shN)]
+        cpu_project.project_backward(means, quats, log_scales, view, *intrinsics, width, height, degree, radii,
+                                     colors, *v, *grads)
+        return (*(torch.from_numpy(g) for g in grads), None, None, None, None, None)
 
 
 def render(params: dict[str, torch.Tensor], viewmat: torch.Tensor, K: torch.Tensor, width: int,
            height: int, sh_degree: int, background: torch.Tensor | None = None) -> tuple[torch.Tensor, Projected]:
     """Render raw model parameters (log scales, logit opacities, SH) from one camera."""
-    scales = torch.exp(params["scales"])
-    proj = project(params["means"], params["quats"], scales, viewmat, K, width, height)
-    cam_centre = -viewmat[:3, :3].T @ viewmat[:3, 3]
-    dirs = torch.nn.functional.normalize(params["means"].detach() - cam_centre, dim=-1)
-    coeffs = torch.cat([params["sh0"], params["shN"]], 1)
-    colors = sh_to_color(coeffs, dirs, sh_degree)
+    means2d, conics, colors, depths, radii = _ProjectColor.apply(
+        params["means"], params["quats"], params["scales"], params["sh0"], params["shN"], viewmat, K,
+        width, height, sh_degree)
+    proj = Projected(means2d, conics, depths, radii)
     img, _ = rasterize(proj, colors, torch.sigmoid(params["opacities"]), width, height, background)
     return img, proj

@@ -1,7 +1,9 @@
-"""Slow, obviously correct dense compositing in PyTorch: every Gaussian at every pixel.
+"""Slow, obviously correct PyTorch versions of the CPU kernels' maths, with autograd for the gradients.
 
-Used only by the tests to check the numba kernels' image and gradients. It applies the same
-rules (tile footprint, alpha bounds, early stop) with plain tensor maths and autograd.
+`project` is the EWA projection of `cpu_project` in tensor ops; `rasterize_dense` composites every
+Gaussian at every pixel with the same rules as `cpu_kernels` (tile footprint, alpha bounds, early
+stop). The tests check the kernels' outputs and gradients against them; the step benchmark's
+baseline uses `project` too.
 """
 
 from __future__ import annotations
@@ -9,7 +11,41 @@ from __future__ import annotations
 import torch
 
 from .cpu_kernels import ALPHA_MAX, ALPHA_MIN, T_MIN
-from .rasterize import TILE, Projected
+from .cpu_project import EPS2D, NEAR
+from .rasterize import TILE, Projected, quat_to_rotmat
+
+
+def project(means: torch.Tensor, quats: torch.Tensor, scales: torch.Tensor, viewmat: torch.Tensor,
+            K: torch.Tensor, width: int, height: int, near: float = NEAR) -> Projected:
+    """EWA splatting of 3D Gaussians (activated `scales`) into one pinhole camera."""
+    R, t = viewmat[:3, :3], viewmat[:3, 3]
+    p = means @ R.T + t
+    x, y, z = p.unbind(-1)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    zc = torch.clamp_min(z, near)
+    tan_x, tan_y = 0.5 * width / fx, 0.5 * height / fy
+    tx = zc * torch.clamp(x / zc, -(cx / fx + 0.3 * tan_x), (width - cx) / fx + 0.3 * tan_x)
+    ty = zc * torch.clamp(y / zc, -(cy / fy + 0.3 * tan_y), (height - cy) / fy + 0.3 * tan_y)
+    zeros = torch.zeros_like(zc)
+    J = torch.stack([fx / zc, zeros, -fx * tx / zc ** 2, zeros, fy / zc, -fy * ty / zc ** 2],
+                    -1).reshape(-1, 2, 3)
+    M = quat_to_rotmat(quats) * scales[:, None, :]
+    T = J @ R @ M
+    cov = T @ T.transpose(1, 2)
+    a = cov[:, 0, 0] + EPS2D
+    b = cov[:, 0, 1]
+    c = cov[:, 1, 1] + EPS2D
+    det = a * c - b * b
+    conics = torch.stack([c, -b, a], -1) / det.clamp_min(1e-12)[:, None]
+    mid = 0.5 * (a + c)
+    lam = mid + torch.sqrt(torch.clamp_min(mid * mid - det, 0.1))
+    radii = torch.ceil(3 * torch.sqrt(lam)).detach()
+    means2d = torch.stack([fx * x / zc + cx, fy * y / zc + cy], -1)
+    m = means2d.detach()
+    visible = ((z > near) & (det > 0) & (m[:, 0] + radii > 0) & (m[:, 0] - radii < width)
+               & (m[:, 1] + radii > 0) & (m[:, 1] - radii < height))
+    radii = torch.where(visible, radii, torch.zeros_like(radii)).to(torch.int64)
+    return Projected(means2d, conics, z, radii)
 
 
 def rasterize_dense(proj: Projected, colors: torch.Tensor, opacities: torch.Tensor, width: int,
