@@ -17,6 +17,7 @@ from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from .layout import CAMERAS, CLEAN, HOLDOUT, SceneKeys
 from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
+from .scene_api import ApiError, SceneService
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
 
 EXIT_FAILED = 1
@@ -187,7 +188,7 @@ def cmd_scenes(args) -> int:
             print_summary(summary(scene, store))
         return 0
     if args.action == "delete":
-        Pipeline(catalog, store).delete(scene_id)
+        SceneService(catalog, store, Pipeline(catalog, store), lambda *_: "").delete(scene_id)
         print(json.dumps({"id": scene_id, "deleted": True}) if args.json else f"deleted {scene_id}")
         return 0
     bars = ProgressBars(not args.quiet)
@@ -451,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
-    except SplatError as exc:
+    except (SplatError, ApiError) as exc:
         print(f"splatlib: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

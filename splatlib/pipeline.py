@@ -222,28 +222,19 @@ class Pipeline:
         log.info("created scene %s from %s", scene.id, source)
         return scene
 
-    def delete(self, scene_id: str) -> None:
-        """Remove a scene's record and all its files. The record goes first, and only if nobody
-        claimed the scene since it was read, so a worker never runs a scene whose files are gone."""
-        seen = self.catalog.get(scene_id)
-        ensure_not_busy(seen)
-        if not self.catalog.delete(scene_id, seen):
-            raise SceneBusy(f"scene {scene_id} was just claimed by {self.catalog.get(scene_id).worker}")
-        for prefix in SceneKeys(scene_id).prefixes():
-            self.store.delete_prefix(prefix)
-
     # ---- running ----------------------------------------------------------------------
     def retry(self, scene_id: str, until: str | None = None) -> Scene:
         """Run a failed, stopped or interrupted scene again from its first unfinished stage."""
         return self.run(scene_id, until)
 
-    def requeue(self, scene_id: str) -> Scene:
-        """Put a failed or abandoned scene back in the queue for a worker (see `run_next`)."""
-        scene = self.catalog.get(scene_id)
-        ensure_not_busy(scene)
-        if scene.status == Status.COMPLETED:
-            return scene
-        return self.catalog.update(scene_id, status=Status.QUEUED, worker=None, lease_until=None,
+    def running(self, scene: Scene) -> bool:
+        """Whether a live process runs the scene (`scene_api.Runner`)."""
+        return scene.status == Status.PROCESSING and not is_stale(scene)
+
+    def start(self, scene: Scene) -> Scene:
+        """Put a failed, stopped or abandoned scene back in the queue for a worker (`scene_api.Runner`;
+        see `run_next`)."""
+        return self.catalog.update(scene.id, status=Status.QUEUED, worker=None, lease_until=None,
                                    error=None, error_stage=None, message="queued")
 
     def clean(self, scene_id: str, options: "CleanOptions", progress=None) -> dict:

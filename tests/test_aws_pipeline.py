@@ -50,12 +50,12 @@ def aws(monkeypatch, tmp_path):
 
 def call(route: str, body: dict | None = None, **path) -> tuple[int, dict]:
     out = api.api({"routeKey": route, "pathParameters": path, "body": json.dumps(body) if body else None})
-    return out["statusCode"], json.loads(out["body"])
+    return out["statusCode"], json.loads(out["body"]) if "body" in out else None
 
 
 def upload(video, options=FAST) -> str:
     """Create a scene through the API, upload with its presigned POST, fire the S3 trigger."""
-    status, created = call("POST /scenes", {"filename": video.name, "title": "orbit", "options": asdict(options)})
+    status, created = call("POST /api/scenes", {"filename": video.name, "title": "orbit", "options": asdict(options)})
     assert status == 201, created
     post = created["upload"]
     with open(video, "rb") as f:
@@ -68,9 +68,9 @@ def upload(video, options=FAST) -> str:
 
 
 def finish(scene_id: str) -> tuple[dict, dict]:
-    status, scene = call("GET /scenes/{id}", id=scene_id)
+    status, scene = call("GET /api/scenes/{id}", id=scene_id)
     run = wait_for_execution(scene["worker"])
-    return run, call("GET /scenes/{id}", id=scene_id)[1]
+    return run, call("GET /api/scenes/{id}", id=scene_id)[1]
 
 
 def test_happy_path(aws, orbit_video, tmp_path):
@@ -83,7 +83,7 @@ def test_happy_path(aws, orbit_video, tmp_path):
     s3 = boto3.client("s3", region_name=REGION)
     splat = s3.get_object(Bucket=BUCKET, Key=scene["splatKey"])["Body"].read()
     assert len(splat) == 32 * scene["metrics"]["num_gaussians"]
-    assert requests.get(scene["downloads"]["thumbnail"]).content[:2] == b"\xff\xd8"
+    assert requests.get(scene["files"]["thumbnail.jpg"]["url"]).content[:2] == b"\xff\xd8"
     original = s3.get_object(Bucket=BUCKET, Key=scene["inputKey"])["Body"].read()
     assert original == orbit_video.read_bytes()
     output = json.loads(run["output"])
@@ -106,7 +106,7 @@ def test_failure_in_each_state_then_retry(stage, aws, orbit_video, monkeypatch):
     s3 = boto3.client("s3", region_name=REGION)
     assert s3.get_object(Bucket=BUCKET, Key=scene["inputKey"])["Body"].read() == orbit_video.read_bytes()
 
-    status, retried = call("POST /scenes/{id}/retry", id=scene_id)
+    status, retried = call("POST /api/scenes/{id}/retry", id=scene_id)
     assert status == 202 and retried["status"] == "processing"
     run, scene = finish(scene_id)
     assert run["status"] == "SUCCEEDED" and scene["status"] == "completed" and scene["error"] is None
@@ -145,54 +145,54 @@ def test_batch_entrypoint_exit_codes(aws, monkeypatch):
     monkeypatch.setenv("SCENE_ID", "../../etc")
     with pytest.raises(Exception, match="not a valid scene id"):
         batch_entry.main(["sfm"])
-    status, created = call("POST /scenes", {"filename": "v.mp4"})
+    status, created = call("POST /api/scenes", {"filename": "v.mp4"})
     monkeypatch.setenv("SCENE_ID", created["scene"]["id"])
     assert batch_entry.main(["sfm"]) == batch_entry.EXIT_STAGE_FAILED  # frames never ran
-    _, scene = call("GET /scenes/{id}", id=created["scene"]["id"])
+    _, scene = call("GET /api/scenes/{id}", id=created["scene"]["id"])
     assert scene["error"] == "sfm failed: the earlier stage(s) frames have not run"
     with pytest.raises(handlers.StageFailed, match="convert failed"):
         handlers.convert({"sceneId": created["scene"]["id"]})
 
 
 def test_api_routes_and_errors(aws, tmp_path):
-    assert call("POST /scenes", {"filename": "notes.txt"})[0] == 400
-    assert call("POST /scenes", {"filename": "a.mp4", "options": {"bogus": 1}})[0] == 400
-    assert call("POST /scenes", {"filename": "a.mp4", "options": {"device": "tpu"}})[0] == 400
-    assert call("POST /scenes", {"filename": "a.mp4", "options": {"sfm_features": "orb"}})[0] == 400
-    assert call("POST /scenes", {"filename": "a.mp4", "options": {"matching": "vocab_tree"}})[0] == 400
-    assert call("POST /scenes", {"filename": "a.mp4", "options": {"minutes": 0.01}})[0] == 400
-    status, body = call("POST /scenes", {"filename": "a.mp4", "options": {"iterations": 10 ** 9}})
-    assert status == 400 and "iterations must be an integer from 50 to 30000" in body["error"]  # no GPU for days
-    assert call("GET /scenes/{id}", id="../../etc")[0] == 400
-    assert call("GET /scenes/{id}", id="abcdefabcdef")[0] == 404
-    status, created = call("POST /scenes", {"filename": "../../my clip.MOV", "title": "Clip"})
+    assert call("POST /api/scenes", {"filename": "notes.txt"})[0] == 400
+    assert call("POST /api/scenes", {"filename": "a.mp4", "options": {"bogus": 1}})[0] == 400
+    assert call("POST /api/scenes", {"filename": "a.mp4", "options": {"device": "tpu"}})[0] == 400
+    assert call("POST /api/scenes", {"filename": "a.mp4", "options": {"sfm_features": "orb"}})[0] == 400
+    assert call("POST /api/scenes", {"filename": "a.mp4", "options": {"matching": "vocab_tree"}})[0] == 400
+    assert call("POST /api/scenes", {"filename": "a.mp4", "options": {"minutes": 0.01}})[0] == 400
+    status, body = call("POST /api/scenes", {"filename": "a.mp4", "options": {"iterations": 10 ** 9}})
+    assert status == 400 and "iterations must be an integer from 50 to 30000" in body["error"]["message"]  # no GPU for days
+    assert call("GET /api/scenes/{id}", id="../../etc")[0] == 400
+    assert call("GET /api/scenes/{id}", id="abcdefabcdef")[0] == 404
+    status, created = call("POST /api/scenes", {"filename": "../../my clip.MOV", "title": "Clip"})
     assert status == 201
     scene = created["scene"]
     assert scene["inputKey"] == f"uploads/{scene['id']}/my_clip.MOV" and scene["status"] == "queued"
     policy = json.loads(base64.b64decode(created["upload"]["fields"]["policy"]))
     assert ["content-length-range", 1, 50 * 1024 ** 2] in policy["conditions"]  # MAX_UPLOAD_MB
-    assert [s["id"] for s in call("GET /scenes")[1]["scenes"]] == [scene["id"]]
-    assert call("GET /scenes", None)[1]["scenes"][0]["title"] == "Clip"
-    listed = api.api({"routeKey": "GET /scenes", "queryStringParameters": {"status": "failed"}})
-    assert json.loads(listed["body"]) == {"scenes": []}
-    assert call("POST /scenes/{id}/retry", id=scene["id"])[0] == 409  # queued, not failed
+    assert [s["id"] for s in call("GET /api/scenes")[1]["scenes"]] == [scene["id"]]
+    assert call("GET /api/scenes", None)[1]["scenes"][0]["title"] == "Clip"
+    listed = api.api({"routeKey": "GET /api/scenes", "queryStringParameters": {"status": "failed"}})
+    assert json.loads(listed["body"]) == {"scenes": [], "limit": 50, "offset": 0}
+    assert call("POST /api/scenes/{id}/retry", id=scene["id"])[0] == 409  # queued, not failed
     # uploads under other keys, for unknown scenes or twice are ignored
     for key in ("uploads/abcdefabcdef/x.mp4", f"uploads/{scene['id']}/other.mp4", "frames/x/y.jpg"):
         assert api.upload_landed({"Records": [{"s3": {"object": {"key": key}}}]}) == {"started": []}
     s3 = boto3.client("s3", region_name=REGION)
     s3.put_object(Bucket=BUCKET, Key=scene["inputKey"], Body=b"x")
-    status, deleted = call("DELETE /scenes/{id}", id=scene["id"])
-    assert status == 200 and "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"uploads/{scene['id']}")
-    assert call("GET /scenes/{id}", id=scene["id"])[0] == 404
+    status, deleted = call("DELETE /api/scenes/{id}", id=scene["id"])
+    assert status == 204 and "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"uploads/{scene['id']}")
+    assert call("GET /api/scenes/{id}", id=scene["id"])[0] == 404
 
 
 def test_api_takes_a_time_budget(aws):
-    status, created = call("POST /scenes", {"filename": "a.mp4", "options": {"minutes": 5}})
+    status, created = call("POST /api/scenes", {"filename": "a.mp4", "options": {"minutes": 5}})
     assert status == 201 and created["scene"]["options"]["minutes"] == 5
 
 
 def test_a_duplicate_upload_event_starts_one_execution(aws):
-    _, created = call("POST /scenes", {"filename": "a.mp4"})
+    _, created = call("POST /api/scenes", {"filename": "a.mp4"})
     scene_id, key = created["scene"]["id"], created["scene"]["inputKey"]
     boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=b"not a video")
     seen = runtime.catalog().get(scene_id)  # two deliveries of one event, both read the queued scene

@@ -116,7 +116,7 @@ def test_the_web_answers_507_with_the_reason_and_keeps_nothing(small_disk, orbit
     with TestClient(app, headers={"X-Splatlib-Client": "1"}) as client:
         with open(orbit_video, "rb") as f:
             r = client.post("/api/scenes", files={"file": ("clip.mp4", f, "video/mp4")})
-        assert r.status_code == 507 and "no space left on tmpfs" in r.json()["detail"], r.text
+        assert r.status_code == 507 and "no space left on tmpfs" in r.json()["error"]["message"], r.text
         assert client.get("/api/scenes").json()["scenes"] == []
     assert [p for p in home.rglob("*") if p.is_file() and p.suffix == ".mp4"] == []
 

@@ -13,6 +13,7 @@ import splatlib.pipeline as pipeline_module
 from splatlib.errors import LeaseLost
 from splatlib.formats.ply import read_ply
 from splatlib.library import Status
+from splatlib.scene_api import SceneService
 from splatlib.pipeline import STAGES, Pipeline, PipelineOptions
 from splatlib.layout import SFM_REPORT
 from tests.helpers import FAST, HELD_OUT_PSNR_FLOOR, count_stage_calls, make_stage_fail
@@ -94,7 +95,7 @@ def test_sfm_features_option_reaches_colmap(pipeline, orbit_video, choice, featu
 
 def test_delete_removes_files(pipeline, orbit_video):
     scene = pipeline.run(pipeline.create_scene(orbit_video, options=FAST).id, until="frames")
-    pipeline.delete(scene.id)
+    SceneService(pipeline.catalog, pipeline.store, pipeline, lambda *_: "").delete(scene.id)
     for prefix in ("uploads", "frames", "sfm", "outputs"):
         assert not pipeline.store.exists(f"{prefix}/{scene.id}")
     assert pipeline.catalog.list() == []

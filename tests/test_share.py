@@ -54,4 +54,4 @@ def test_the_api_gives_the_share_file_as_a_download(completed_scene):
         assert r.headers["content-disposition"] == f'attachment; filename="{scene.title}.html"'
         assert '<script type="importmap">' in r.text and 'id="scene"' in r.text
         no_clean = client.get(f"/api/scenes/{scene.id}/share?clean=true")  # the shared scene is never cleaned
-        assert no_clean.status_code == 409 and "no cleaned scene" in no_clean.json()["detail"]
+        assert no_clean.status_code == 409 and "no cleaned scene" in no_clean.json()["error"]["message"]

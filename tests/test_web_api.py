@@ -85,19 +85,19 @@ def test_rejected_uploads(client, tmp_path, name, content, status, detail):
     path = tmp_path / name
     path.write_bytes(content)
     r = upload(client, path)
-    assert r.status_code == status and detail in r.json()["detail"]
+    assert r.status_code == status and detail in r.json()["error"]["message"]
     assert client.get("/api/scenes").json()["scenes"] == []
 
 
 def test_no_file_field(client):
     r = client.post("/api/scenes", data={"title": "x"}, files={"other": ("a.mp4", b"x")})
-    assert r.status_code == 422 and "field 'file'" in r.json()["detail"]
+    assert r.status_code == 422 and "field 'file'" in r.json()["error"]["message"]
 
 
 def test_oversized_upload(tmp_path, orbit_video):
     with make_client(tmp_path, max_upload_bytes=10_000) as client:
         r = upload(client, orbit_video)
-        assert r.status_code == 413 and "too large" in r.json()["detail"]
+        assert r.status_code == 413 and "too large" in r.json()["error"]["message"]
         assert client.get("/api/scenes").json()["scenes"] == []
 
 
@@ -179,7 +179,7 @@ def test_retry_and_busy(client, orbit_video):
 def test_pages_and_schema(client):
     assert "Splat Library" in client.get("/").text
     assert client.get("/static/gallery.js").status_code == 200
-    schema = client.get("/openapi.json").json()
+    schema = client.get("/api/openapi.json").json()
     assert {"/api/scenes", "/api/scenes/{scene_id}", "/api/scenes/{scene_id}/retry",
             "/api/scenes/{scene_id}/files/{name}"} <= set(schema["paths"])
 
@@ -190,7 +190,7 @@ def test_video_and_photos_together_rejected(client, orbit_video, tmp_path):
     files = [("file", (orbit_video.name, open(orbit_video, "rb"), "video/mp4")),
              ("file", (photo.name, open(photo, "rb"), "image/jpeg"))]
     r = client.post("/api/scenes", files=files)
-    assert r.status_code == 422 and "not both" in r.json()["detail"]
+    assert r.status_code == 422 and "not both" in r.json()["error"]["message"]
 
 
 def test_upload_with_a_time_budget(client, orbit_video):
@@ -198,7 +198,7 @@ def test_upload_with_a_time_budget(client, orbit_video):
     assert scene["options"]["minutes"] == 2.5
     for bad in ("0.1", "abc", "nan", "100000"):
         r = upload(client, orbit_video, data={"minutes": bad})
-        assert r.status_code == 422 and "minutes" in r.json()["detail"], bad
+        assert r.status_code == 422 and "minutes" in r.json()["error"]["message"], bad
     assert len(client.get("/api/scenes").json()["scenes"]) == 1  # nothing created for a bad budget
 
 
@@ -220,7 +220,7 @@ def _options_round_trip(client, orbit_video):
         {"iterations": 300, "sh_degree": 1, "matching": "sequential", "fps": 2.5}
     for name, bad in (("iterations", "2.5"), ("iterations", "0"), ("sh_degree", "4"), ("matching", "vocab")):
         r = upload(client, orbit_video, data={name: bad})
-        assert r.status_code == 422 and name in r.json()["detail"], (name, bad)
+        assert r.status_code == 422 and name in r.json()["error"]["message"], (name, bad)
 
 
 def test_no_other_site_can_drive_the_server(tmp_path, orbit_video):
@@ -230,13 +230,13 @@ def test_no_other_site_can_drive_the_server(tmp_path, orbit_video):
         # a cross-site multipart form post, a text/plain retry, a DELETE through a rebound DNS name
         with open(orbit_video, "rb") as f:
             r = plain.post("/api/scenes", files={"file": ("a.mp4", f)}, headers={"Origin": "http://evil.example"})
-        assert r.status_code == 403 and "cross-site" in r.json()["detail"]
+        assert r.status_code == 403 and "cross-site" in r.json()["error"]["message"]
         r = plain.post(f"/api/scenes/{scene['id']}/retry", content=b"x", headers={"Content-Type": "text/plain"})
-        assert r.status_code == 403 and "X-Splatlib-Client" in r.json()["detail"]
+        assert r.status_code == 403 and "X-Splatlib-Client" in r.json()["error"]["message"]
         r = client.post(f"/api/scenes/{scene['id']}/retry", headers={"Sec-Fetch-Site": "cross-site"})
         assert r.status_code == 403
         r = client.delete(f"/api/scenes/{scene['id']}", headers={"Host": "attacker.example:8000"})
-        assert r.status_code == 400 and "unexpected Host" in r.json()["detail"]
+        assert r.status_code == 400 and "unexpected Host" in r.json()["error"]["message"]
         assert client.get(f"/api/scenes/{scene['id']}").status_code == 200  # still there
         # our own pages: same origin, with the header
         same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
@@ -244,7 +244,7 @@ def test_no_other_site_can_drive_the_server(tmp_path, orbit_video):
 
 
 def test_security_headers_and_local_api_docs(client):
-    for path in ("/", "/api/scenes", "/api/docs", "/openapi.json"):
+    for path in ("/", "/api/scenes", "/api/docs", "/api/openapi.json"):
         r = client.get(path)
         assert r.status_code == 200, path
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
@@ -300,12 +300,12 @@ def test_a_decompression_bomb_is_refused_with_a_clear_error(client, tmp_path, bo
     assert bomb.stat().st_size < 1_000_000
     files = [("file", (n, bomb.read_bytes(), "image/png")) for n in ("a.png", "b.png", "c.png")]
     r = client.post("/api/scenes", files=files)
-    assert r.status_code == 413 and "20000×20000" in r.json()["detail"] and "200 MP" in r.json()["detail"]
+    assert r.status_code == 413 and "20000×20000" in r.json()["error"]["message"] and "200 MP" in r.json()["error"]["message"]
     assert client.get("/api/scenes").json()["scenes"] == []
 
 
 def test_small_defects_are_4xx_not_500(client, tmp_path):
-    assert client.get("/api/scenes?offset=99999999999999999999999").status_code == 422
+    assert client.get("/api/scenes?offset=99999999999999999999999").status_code == 400
     assert client.get("/api/scenes/abcdefabcdef%0A").status_code == 400  # a trailing newline is no id
 
 
@@ -430,7 +430,7 @@ def test_a_broken_project_upload_is_refused(client, tmp_path, rename, status, me
     project = make_transforms_project(tmp_path / "orbit", views=6, width=96, height=72)
     files = [(field, (rename.get(name, name), data, kind)) for field, (name, data, kind) in _project_files(project)]
     r = client.post("/api/scenes", files=files)
-    assert r.status_code == status and message in r.json()["detail"], r.text
+    assert r.status_code == status and message in r.json()["error"]["message"], r.text
     assert client.get("/api/scenes").json()["scenes"] == []
 
 
@@ -442,7 +442,7 @@ def test_a_video_is_made_from_the_api_with_its_progress(completed_scene, tmp_pat
     with make_client_at(home) as client:
         assert client.get(f"/api/scenes/{scene.id}/video").json() == {"state": "none"}
         bad = client.post(f"/api/scenes/{scene.id}/video", json={"path": "sideways"})
-        assert bad.status_code == 422 and "capture or orbit" in bad.json()["detail"]
+        assert bad.status_code == 422 and "capture or orbit" in bad.json()["error"]["message"]
         assert client.post(f"/api/scenes/{scene.id}/video", json={"size": "65x48"}).status_code == 422
         r = client.post(f"/api/scenes/{scene.id}/video", json={"path": "orbit", "seconds": 1, "fps": 8, "size": "64x48"})
         assert r.status_code == 202 and r.json()["state"] == "rendering", r.text
@@ -462,4 +462,4 @@ def test_a_video_is_made_from_the_api_with_its_progress(completed_scene, tmp_pat
 def test_a_video_of_an_unfinished_scene_is_refused(client, orbit_video):
     scene = upload(client, orbit_video).json()
     r = client.post(f"/api/scenes/{scene['id']}/video", json={})
-    assert r.status_code == 409 and "only a completed scene" in r.json()["detail"]
+    assert r.status_code == 409 and "only a completed scene" in r.json()["error"]["message"]

@@ -19,40 +19,46 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import DiskFull, InputError, SceneBusy, SceneNotFound, SplatError
-from ..layout import (CAMERAS, CLEAN_PLY, CLEAN_SPLAT, CLEAN_SPZ, HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL,
-                      VIDEO, SceneKeys)
-from ..library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
+from ..errors import InputError, SplatError
+from ..layout import CAMERAS, VIDEO, SceneKeys
+from ..library import LocalStore, Scene, SQLiteCatalog, Status
 from ..space import disk_full, ensure_room, is_disk_full
 from ..stages.posed import TRANSFORMS, project_files, project_kind
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..options import BY_NAME, OPTIONS
 from ..pipeline import Pipeline, PipelineOptions, safe_filename, unique_filename
+from ..scene_api import DOWNLOADS, ApiError, SceneService, as_api_error, error_body
 from .vendor import find_vendor_dir
 from .worker import Workers
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-DOWNLOADS = {  # public name → (key under outputs/{id}/, content type)
-    SPLAT: (SPLAT, "application/octet-stream"),
-    SPZ: (SPZ, "application/octet-stream"),
-    "point_cloud.ply": (None, "application/octet-stream"),
-    THUMBNAIL: (THUMBNAIL, "image/jpeg"),
-    PREVIEW: (PREVIEW, "video/mp4"),
-    VIDEO: (VIDEO, "video/mp4"),
-    HOLDOUT: (HOLDOUT, "image/jpeg"),
-    METRICS: (METRICS, "application/json"),
-    "clean.splat": (CLEAN_SPLAT, "application/octet-stream"),  # `POST …/clean` writes these
-    "clean.spz": (CLEAN_SPZ, "application/octet-stream"),
-    "clean.ply": (CLEAN_PLY, "application/octet-stream"),
-}
+
+
+class ErrorDetail(BaseModel):
+    code: str  # bad_request, unauthorized, forbidden, not_found, conflict, too_large, …
+    message: str  # for a person
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error from both back ends (`scene_api.error_body`)."""
+
+    error: ErrorDetail
+
+
+API_DESCRIPTION = ("Scenes of the Splat Library. The local server and the AWS HTTP API answer the same scene routes "
+                   "with the same JSON and errors; creating a scene differs (here: a multipart upload; on AWS: JSON, "
+                   "answered with a presigned POST to S3).")
 
 
 @dataclass
@@ -160,7 +166,8 @@ def create_app(settings: Settings) -> FastAPI:
         workers.shutdown()
 
     app = FastAPI(title="Splat Library", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/api/openapi.json", description=API_DESCRIPTION,
+                  responses={"default": {"model": ErrorBody, "description": "An error (every status from 400 up)"}})
     app.state.workers = workers
     headers = security_headers(STATIC)
     allowed = None if settings.host in WILDCARD_HOSTS else \
@@ -169,7 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.middleware("http")
     async def guard(request: Request, call_next):
         refused = refusal(request, allowed)
-        response = JSONResponse({"detail": refused[1]}, status_code=refused[0]) if refused else \
+        response = JSONResponse(error_body(*refused), status_code=refused[0]) if refused else \
             await call_next(request)
         response.headers.update(headers)
         return response
@@ -194,61 +201,49 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(401, "this library is private: send 'Authorization: Bearer TOKEN', "
                                      "or sign in on the gallery page")
 
+    service = SceneService(catalog, store, pipeline, lambda scene, name, key: f"/api/scenes/{scene.id}/files/{name}")
+
     def get_scene(scene_id: str) -> Scene:
-        try:
-            return catalog.get(validate_scene_id(scene_id))
-        except InputError as exc:
-            raise HTTPException(400, str(exc)) from exc
-        except SceneNotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-
-    def download_key(scene: Scene, name: str) -> str | None:
-        """Store key of a downloadable file (the PLY's depends on the iteration count)."""
-        key = DOWNLOADS[name][0]
-        return scene.ply_key if key is None else SceneKeys(scene.id).output(key)
-
-    def scene_json(scene: Scene) -> dict:
-        """The record and its downloads. Sizes come from the record (the stages keep them), so a list
-        reads no files; a record from before they were kept falls back to the store."""
-        d = scene.to_dict()
-        recorded = scene.metrics.get("file_bytes")
-        files = {}
-        for name in DOWNLOADS:
-            full = download_key(scene, name)
-            if not full:
-                continue
-            size = recorded.get(full) if recorded is not None else store.size(full) if store.exists(full) else None
-            if size is not None:
-                files[name] = {"url": f"/api/scenes/{scene.id}/files/{name}", "bytes": size}
-        d["files"] = files
-        d["uploadBytes"] = scene.metrics.get("upload_bytes") if "upload_bytes" in scene.metrics else \
-            store.size(scene.input_key) if scene.input_key else 0
-        return d
+        return service.get(scene_id)
 
     listed: dict[tuple[str, float, int], bytes] = {}
 
     def listed_json(scene: Scene) -> bytes:
-        """`scene_json` encoded, kept per version of the record: every write of a record sets its
+        """`service.present` encoded, kept per version of the record: every write of a record sets its
         `updated_at`, so a listing encodes only the scenes that changed since the last one (1,000
         scenes: 45 ms to encode them all, bench_load.py). orjson, not FastAPI's generic encoder (90 ms
         for 1,000); a NaN metric becomes null rather than invalid JSON."""
         key = (scene.id, scene.updated_at, scene.generation)
         part = listed.get(key)
         if part is None:
-            part = orjson.dumps(scene_json(scene), option=orjson.OPT_NON_STR_KEYS)
+            part = orjson.dumps(service.present(scene), option=orjson.OPT_NON_STR_KEYS)
             if "file_bytes" in scene.metrics and "upload_bytes" in scene.metrics:  # else it read the store
                 if len(listed) >= 20_000:  # old versions are never asked for again
                     listed.clear()
                 listed[key] = part
         return part
 
-    @app.exception_handler(DiskFull)
-    async def disk_is_full(_: Request, exc: DiskFull) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=507)
+    @app.exception_handler(ApiError)
+    @app.exception_handler(SplatError)
+    async def api_error(_: Request, exc: SplatError | ApiError) -> JSONResponse:
+        """Our errors in the shape both back ends answer (`scene_api.error_body`)."""
+        known = as_api_error(exc)
+        return JSONResponse(error_body(known.status, str(known)), status_code=known.status)
 
-    @app.exception_handler(SceneBusy)
-    async def busy(_: Request, exc: SceneBusy) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+    @app.exception_handler(Exception)
+    async def bug(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(500, f"internal error ({type(exc).__name__}); the server log has the details"),
+                            status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        where = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(error_body(400, f"bad request: {where}"), status_code=400)
 
     @app.post("/api/session", status_code=204)
     async def sign_in(request: Request) -> Response:
@@ -298,7 +293,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await run_in_threadpool(shutil.rmtree, tmp, True)
         workers.notify()
-        return scene_json(scene)
+        return service.present(scene)
 
     @app.get("/api/options")
     def list_options() -> dict:
@@ -307,27 +302,26 @@ def create_app(settings: Settings) -> FastAPI:
         return {"options": [{**o.describe(), "default": getattr(defaults, o.name)} for o in OPTIONS]}
 
     @app.get("/api/scenes", dependencies=[Depends(require_read)])
-    def list_scenes(status: Status | None = None, limit: int = Query(50, ge=1, le=500),
-                    offset: int = Query(0, ge=0, le=10 ** 9)) -> dict:
-        """Scenes, newest first."""
-        scenes = b",".join(listed_json(s) for s in catalog.list(status, limit, offset))
+    def list_scenes(status: str | None = None, limit: int = 50, offset: int = 0) -> Response:
+        """Scenes, newest first (`status`: only those; `limit` 1–500, `offset` for the next page)."""
+        scenes = b",".join(listed_json(s) for s in service.list(status, limit, offset))
         return Response(b'{"scenes":[%b],"limit":%d,"offset":%d}' % (scenes, limit, offset),
                         media_type="application/json")
 
     @app.get("/api/scenes/{scene_id}", dependencies=[Depends(require_read)])
     def show_scene(scene: Scene = Depends(get_scene)) -> dict:
-        return scene_json(scene)
+        return service.present(scene)
 
     @app.post("/api/scenes/{scene_id}/retry", status_code=202, dependencies=[Depends(require_token)])
-    def retry_scene(scene: Scene = Depends(get_scene)) -> dict:
+    def retry_scene(scene_id: str) -> dict:
         """Queue a failed or stopped scene again; finished stages are kept."""
-        scene = pipeline.requeue(scene.id)
+        scene = service.retry(scene_id)
         workers.notify()
-        return scene_json(scene)
+        return service.present(scene)
 
     @app.delete("/api/scenes/{scene_id}", status_code=204, dependencies=[Depends(require_token)])
-    def delete_scene(scene: Scene = Depends(get_scene)) -> Response:
-        pipeline.delete(scene.id)
+    def delete_scene(scene_id: str) -> Response:
+        service.delete(scene_id)
         return Response(status_code=204)
 
     @app.post("/api/scenes/{scene_id}/clean", dependencies=[Depends(require_token)])
@@ -424,12 +418,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/scenes/{scene_id}/files/{name}", dependencies=[Depends(require_read)])
     def download(name: str, scene: Scene = Depends(get_scene)) -> FileResponse:
-        if name not in DOWNLOADS:
-            raise HTTPException(404, f"unknown file {name!r}; available: {', '.join(DOWNLOADS)}")
-        full = download_key(scene, name)
-        if not full or not store.exists(full):
+        key = service.file_key(scene, name)
+        if not key or not store.exists(key):
             raise HTTPException(404, f"{name} does not exist (yet) for scene {scene.id}")
-        return FileResponse(store.path(full), media_type=DOWNLOADS[name][1], filename=f"{scene.id}-{name}")
+        return FileResponse(store.path(key), media_type=DOWNLOADS[name][1], filename=f"{scene.id}-{name}")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

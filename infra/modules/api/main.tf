@@ -10,7 +10,9 @@ locals {
     api           = "splatlib.aws.api.api"
     upload_landed = "splatlib.aws.api.upload_landed"
   }
-  routes = ["POST /scenes", "GET /scenes", "GET /scenes/{id}", "POST /scenes/{id}/retry", "DELETE /scenes/{id}"]
+  # the same as splatlib.aws.api.ROUTES (tests/test_api_contract.py compares them)
+  routes = ["POST /api/scenes", "GET /api/scenes", "GET /api/scenes/{id}", "POST /api/scenes/{id}/retry",
+  "DELETE /api/scenes/{id}", "GET /api/openapi.json"]
   # arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> its executions
   executions_arn = replace(var.state_machine_arn, ":stateMachine:", ":execution:")
 }

@@ -21,12 +21,13 @@ export async function api(path, options = {}) {
     const entered = prompt("This server needs its API token:");
     if (entered) { await signIn(entered); asked = false; return api(path, options); }
   }
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-    throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
-  }
+  if (!response.ok) throw new Error(errorMessage(await response.text(), response.statusText));
   return response.status === 204 ? null : response.json();
+}
+
+/** The message of an API error body ({"error": {"code", "message"}}), else `fallback`. */
+export function errorMessage(body, fallback) {
+  try { return JSON.parse(body).error.message || fallback; } catch (e) { return fallback; }
 }
 
 export function megabytes(bytes) {

@@ -1,4 +1,4 @@
-import { api, megabytes, statusText, token, when } from "/static/common.js";
+import { api, errorMessage, megabytes, statusText, token, when } from "/static/common.js";
 
 const grid = document.getElementById("grid");
 const message = document.getElementById("message");
@@ -83,8 +83,7 @@ function upload(files) {
       say(`Uploaded ${files.length === 1 ? files[0].name : `${files.length} files`}; processing starts shortly.`);
       refresh();
     } else {
-      let detail = xhr.statusText;
-      try { detail = JSON.parse(xhr.responseText).detail; } catch (e) { /* not JSON */ }
+      const detail = errorMessage(xhr.responseText, xhr.statusText);
       if (xhr.status === 401) { const t = prompt("This server needs an API token:"); if (t) { localStorage.setItem("splatlibToken", t); upload(files); return; } }
       say(`Upload failed: ${detail}`, true);
     }
