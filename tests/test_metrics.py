@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from splatlib.gs.metrics import psnr, ssim
+from splatlib.gs.metrics import photometric_loss, psnr, ssim
 
 
 def ssim_2d_reference(a, b):
@@ -41,3 +41,22 @@ def test_ssim_gradient_matches_autograd_of_the_2d_window():
     ssim_2d_reference(ref, b.double()).backward()
     rel = float((ours.grad.double() - ref.grad).norm() / ref.grad.norm())
     assert rel < 1e-4, rel
+
+
+def test_the_cpu_loss_and_its_gradient_match_the_tensor_version():
+    """`photometric_loss` on the CPU (numba, loss and gradient at once) against the same formula in
+    tensor ops, whose SSIM gradient is checked against autograd above."""
+    g = torch.Generator().manual_seed(2)
+    target = torch.rand(45, 67, 3, generator=g)
+    render = (target + 0.15 * torch.randn(45, 67, 3, generator=g)).clamp(0, 1)
+    render[3, 4] = target[3, 4]  # a pixel where |x − y| has no slope
+    for lam in (0.2, 0.0, 1.0):
+        ours = render.clone().requires_grad_()
+        loss = photometric_loss(ours, target, lam)
+        (3.0 * loss).backward()
+        ref = render.clone().requires_grad_()
+        expected = (1 - lam) * (ref - target).abs().mean() + lam * (1 - ssim(ref, target))
+        (3.0 * expected).backward()
+        assert abs(loss.item() - expected.item()) < 1e-6, lam
+        rel = float((ours.grad - ref.grad).norm() / ref.grad.norm())
+        assert rel < 1e-5, (lam, rel)

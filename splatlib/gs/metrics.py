@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import cpu_loss
 from .blur import separable_blur
 
 
@@ -81,6 +82,23 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else -10.0 * torch.log10(torch.tensor(mse)).item()
 
 
+class _CpuLoss(torch.autograd.Function):
+    """The loss and its gradient at once by numba kernels (`cpu_loss`)."""
+
+    @staticmethod
+    def forward(ctx, render, target, lam):
+        value, grad = cpu_loss.loss_and_gradient(render.detach().contiguous().float().numpy(),
+                                        target.detach().contiguous().float().numpy(), _TAPS, lam)
+        ctx.grad = torch.from_numpy(grad)
+        return torch.tensor(value, dtype=render.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.grad * grad, None, None
+
+
 def photometric_loss(render: torch.Tensor, target: torch.Tensor, lam: float = 0.2) -> torch.Tensor:
-    """(1 − λ)·L1 + λ·(1 − SSIM), the loss of the 3DGS paper."""
+    """(1 − λ)·L1 + λ·(1 − SSIM), the loss of the 3DGS paper; the gradient flows to `render`."""
+    if not render.is_cuda and render.requires_grad:
+        return _CpuLoss.apply(render, target, lam)
     return (1 - lam) * (render - target).abs().mean() + lam * (1 - ssim(render, target))
