@@ -158,6 +158,17 @@ def run_variant(name: str, source: Path, options: dict, code_root: Path) -> dict
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+WARM_UP = "from splatlib.gs.bench import time_train_step; time_train_step(2000, 64, 48, steps=1, warmup=1)"
+
+
+def warm_up(code_root: Path) -> None:
+    """Compile a code tree's numba kernels (cached beside its sources) before anything is timed: a
+    baseline's fresh worktree otherwise spends 10-25 s of its first scene compiling. Best effort:
+    an old revision without this benchmark hook just starts cold."""
+    subprocess.run([sys.executable, "-c", WARM_UP], env=dict(os.environ, PYTHONPATH=str(code_root)), cwd=code_root,
+                   capture_output=True, check=False)
+
+
 def fmt(row: dict) -> str:
     if row.get("status") != "completed":
         return f"{row.get('status')}: {row.get('error')}"
@@ -210,6 +221,8 @@ def main() -> None:
     results: dict[str, dict[str, dict]] = {}
     inputs = Path(tempfile.mkdtemp(prefix="ledger-inputs-"))
     try:
+        for code_root in {root for _, _, root in runs}:
+            warm_up(code_root)
         for scene in args.scenes.split(","):
             try:
                 source, extra = scene_input(scene, inputs)
