@@ -34,8 +34,10 @@ def test_an_installed_wheel_serves_the_viewer_without_npm(tmp_path, completed_sc
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp_path / "dist")], check=True, capture_output=True, timeout=300)
     wheel = next((tmp_path / "dist").glob("splatlib-*.whl"))
-    packaged = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("splatlib/web/vendor/")}
+    listed = zipfile.ZipFile(wheel).namelist()
+    packaged = {n for n in listed if n.startswith("splatlib/web/vendor/")}
     assert packaged == {f"splatlib/web/vendor/{p}/{n}" for p, names in FILES.items() for n in names}
+    assert "splatlib/web/openapi.json" in listed  # the AWS API handler serves it
     # installed on its own: the rest of the environment (torch, fastapi, …) is this one's, but
     # `splatlib` resolves to the installed wheel, far from any node_modules
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(tmp_path / "site"),
