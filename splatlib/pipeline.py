@@ -153,9 +153,14 @@ def is_stale(scene: Scene) -> bool:
     return expired or not worker_alive(scene.worker)
 
 
+def is_running(scene: Scene) -> bool:
+    """Whether a live process runs the scene: `processing`, and its owner is not gone."""
+    return scene.status == Status.PROCESSING and not is_stale(scene)
+
+
 def ensure_not_busy(scene: Scene) -> None:
     """SceneBusy if a live process is running the scene."""
-    if scene.status == Status.PROCESSING and not is_stale(scene):
+    if is_running(scene):
         raise SceneBusy(f"scene {scene.id} is being processed by {scene.worker}")
 
 
@@ -229,7 +234,7 @@ class Pipeline:
 
     def running(self, scene: Scene) -> bool:
         """Whether a live process runs the scene (`scene_api.Runner`)."""
-        return scene.status == Status.PROCESSING and not is_stale(scene)
+        return is_running(scene)
 
     def start(self, scene: Scene) -> Scene:
         """Put a failed, stopped or abandoned scene back in the queue for a worker (`scene_api.Runner`;

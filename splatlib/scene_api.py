@@ -43,12 +43,12 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 
 
 class ApiError(Exception):
-    """An error answered to an API client: HTTP status, stable code, message for a person."""
+    """An error answered to an API client: HTTP status and a message for a person (`error_body`
+    adds the status's code)."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-        self.code = ERROR_CODES.get(status, "error")
 
 
 def error_body(status: int, message: str) -> dict:
@@ -96,13 +96,9 @@ class SceneService:
         return self.catalog.list(Status(status) if status else None, limit, offset)
 
     def get(self, scene_id: str) -> Scene:
-        """The scene with this id (400 for a malformed id, 404 for an unknown one)."""
-        try:
-            return self.catalog.get(validate_scene_id(scene_id))
-        except InputError as exc:
-            raise ApiError(400, str(exc)) from None
-        except SceneNotFound as exc:
-            raise ApiError(404, str(exc)) from None
+        """The scene with this id (InputError for a malformed id, SceneNotFound for an unknown one:
+        400 and 404 by `as_api_error`)."""
+        return self.catalog.get(validate_scene_id(scene_id))
 
     def retry(self, scene_id: str) -> Scene:
         """Run a failed or stopped scene (or one whose worker died) again; finished stages are kept."""

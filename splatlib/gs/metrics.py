@@ -88,7 +88,7 @@ class _CpuLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, render, target, lam):
         value, grad = cpu_loss.loss_and_gradient(render.detach().contiguous().float().numpy(),
-                                        target.detach().contiguous().float().numpy(), _TAPS, lam)
+                                                 target.detach().contiguous().float().numpy(), _TAPS, lam)
         ctx.grad = torch.from_numpy(grad)
         return torch.tensor(value, dtype=render.dtype)
 

@@ -1,6 +1,6 @@
-"""CPU rasterizer for 3D Gaussians: projection and SH colours (`cpu_project`) and depth-sorted
-front-to-back compositing (`cpu_kernels`) in numba kernels with hand-written backward passes,
-tile binning in PyTorch.
+"""CPU rasterizer for 3D Gaussians: projection and SH colours (`cpu_project`), tile binning and
+depth-sorted front-to-back compositing (`cpu_kernels`) in numba kernels with hand-written backward
+passes, wrapped as autograd functions.
 
 `reference.py` holds slow PyTorch versions of the same maths (autograd for the gradients) that
 the tests compare against.
