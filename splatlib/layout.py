@@ -4,7 +4,7 @@
     frames/{id}/frame_0001.jpg … manifest.json
     sfm/{id}/images/ sparse/ report.json
     outputs/{id}/point_cloud/iteration_{N}/point_cloud.ply, cameras.json, train.json, holdout.jpg,
-                 checkpoint.pt (while training), scene.splat, scene.spz, thumbnail.jpg, preview.mp4, video.mp4,
+                 checkpoint.pt (while training), scene.splat, scene.spz, scene.sog, thumbnail.jpg, preview.mp4, video.mp4,
                  metrics.json, clean/{point_cloud.ply, scene.splat, scene.spz, clean.json}
 """
 
@@ -19,6 +19,7 @@ HOLDOUT = "holdout.jpg"
 CHECKPOINT = "checkpoint.pt"
 SPLAT = "scene.splat"
 SPZ = "scene.spz"
+SOG = "scene.sog"  # PlayCanvas SOG, bundled
 THUMBNAIL = "thumbnail.jpg"
 PREVIEW = "preview.mp4"
 VIDEO = "video.mp4"  # made on request from the web (`POST /api/scenes/{id}/video`)

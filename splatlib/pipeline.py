@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .errors import DiskFull, InputError, LeaseLost, SceneBusy, SceneNotFound, SplatError
 from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
-from .layout import METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, SceneKeys
+from .layout import METRICS, PREVIEW, SOG, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from .library.catalog import lease_lost
 from .library.store import local_bytes
 from .space import disk_full, ensure_room, is_disk_full
@@ -110,7 +110,7 @@ NAMES = "names.json"
 def _stage_writes(k: SceneKeys, stage: str) -> list[str]:
     """The store keys a stage writes, removed when it fails for want of space."""
     if stage == "convert":
-        return [k.output(name) for name in (SPLAT, SPZ, THUMBNAIL, PREVIEW, METRICS)]
+        return [k.output(name) for name in (SPLAT, SPZ, SOG, THUMBNAIL, PREVIEW, METRICS)]
     return [{"frames": k.frames, "sfm": k.sfm, "train": k.outputs}[stage]]
 
 

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from .errors import DiskFull, InputError, SceneBusy, SceneNotFound, SplatError
-from .layout import (CLEAN_PLY, CLEAN_SPLAT, CLEAN_SPZ, HOLDOUT, METRICS, PREVIEW, SPLAT, SPZ, THUMBNAIL, VIDEO,
-                     SceneKeys)
+from .layout import (CLEAN_PLY, CLEAN_SPLAT, CLEAN_SPZ, HOLDOUT, METRICS, PREVIEW, SOG, SPLAT, SPZ, THUMBNAIL,
+                     VIDEO, SceneKeys)
 from .library import BlobStore, Catalog, Scene, Status, validate_scene_id
 
 PLY = "point_cloud.ply"
 DOWNLOADS = {  # public name → (file under outputs/{id}/, None for the trained PLY; content type)
     SPLAT: (SPLAT, "application/octet-stream"),
     SPZ: (SPZ, "application/octet-stream"),
+    SOG: (SOG, "application/zip"),
     PLY: (None, "application/octet-stream"),
     THUMBNAIL: (THUMBNAIL, "image/jpeg"),
     PREVIEW: (PREVIEW, "video/mp4"),

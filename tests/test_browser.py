@@ -1,4 +1,4 @@
-"""Our .ply, .splat and .spz files in a real viewer: Spark (three.js) in headless Chromium."""
+"""Our .ply, .splat, .spz, .sog and .compressed.ply files in a real viewer: Spark (three.js) in headless Chromium."""
 
 import functools
 import shutil
@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from splatlib.formats import Gaussians
+from splatlib.formats.compressed_ply import write_compressed_ply
 from splatlib.formats.ply import write_ply
+from splatlib.formats.sog import write_sog
 from splatlib.formats.splat import write_splat
 from splatlib.formats.spz import write_spz
 
@@ -75,11 +77,14 @@ def test_spark_renders_our_formats_alike(server):
     write_ply(files / "ball.ply", g)
     write_splat(files / "ball.splat", g)
     write_spz(files / "ball.spz", g)
-    shots = {ext: screenshot(base, f"ball.{ext}", files / f"{ext}.png") for ext in ("ply", "splat", "spz")}
+    write_sog(files / "ball.sog", g)
+    write_compressed_ply(files / "ball.compressed.ply", g)
+    kinds = ("ply", "splat", "spz", "sog", "compressed.ply")
+    shots = {ext: screenshot(base, f"ball.{ext}", files / f"{ext}.png") for ext in kinds}
     for ext, img in shots.items():
         lit = (img.max(axis=2) > 30).mean()
         assert 0.05 < lit < 0.9, f"{ext}: {lit:.0%} of the pixels are lit"
-    for a, b in (("ply", "splat"), ("ply", "spz")):
+    for a, b in (("ply", kind) for kind in kinds[1:]):
         diff = np.abs(shots[a] - shots[b]).mean()
         assert diff < 2.0, f"{a} and {b} render differently (mean abs diff {diff:.1f})"
     # a mirrored or upside-down view is far from the original, so the comparison can fail

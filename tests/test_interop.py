@@ -135,3 +135,37 @@ def test_we_read_splat_transform_default_spz_version_4(tmp_path, degree):
     splat_transform(str(tmp_path / "in.ply"), str(tmp_path / "theirs.spz"))
     assert (tmp_path / "theirs.spz").read_bytes()[4] == 4  # the version field
     assert_within_spz_quantization(read_spz(tmp_path / "theirs.spz"), g, max_rot_deg=0.5)
+
+
+def test_splat_transform_reads_our_sog_as_we_do(tmp_path):
+    """Both readers decode our bundle to the same numbers, and those are within the format's steps."""
+    from splatlib.formats.sog import read_sog, write_sog
+
+    g = spz_friendly(600, 3)
+    write_sog(tmp_path / "ours.sog", g)
+    splat_transform(str(tmp_path / "ours.sog"), str(tmp_path / "theirs.ply"))
+    theirs, ours = read_ply(tmp_path / "theirs.ply"), read_sog(tmp_path / "ours.sog")
+    for name in ("means", "scales", "opacities", "sh0", "shN"):
+        np.testing.assert_allclose(getattr(theirs, name), getattr(ours, name), atol=1e-5, err_msg=name)
+    assert quat_angle_deg(theirs.quats, ours.quats).max() < 0.01
+    idx = _nearest(g, ours.means)
+    assert len(set(idx.tolist())) == len(g)
+    np.testing.assert_allclose(ours.means, g.means[idx], atol=np.ptp(g.means) / 30000)
+    assert quat_angle_deg(ours.quats, g.quats[idx]).max() < 0.9
+
+
+@pytest.mark.parametrize("degree", [0, 2])
+def test_we_read_splat_transform_sog(tmp_path, degree):
+    from splatlib.formats.sog import read_sog
+
+    g = spz_friendly(300, degree)
+    write_ply(tmp_path / "in.ply", g)
+    splat_transform("-g", "cpu", str(tmp_path / "in.ply"), str(tmp_path / "theirs.sog"))
+    splat_transform(str(tmp_path / "theirs.sog"), str(tmp_path / "their_reading.ply"))
+    ours, theirs = read_sog(tmp_path / "theirs.sog"), read_ply(tmp_path / "their_reading.ply")
+    assert ours.sh_degree == degree
+    for name in ("means", "scales", "opacities", "sh0", "shN"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), atol=1e-5, err_msg=name)
+    assert quat_angle_deg(ours.quats, theirs.quats).max() < 0.01
+    idx = _nearest(g, ours.means)
+    np.testing.assert_allclose(ours.means, g.means[idx], atol=np.ptp(g.means) / 1000)

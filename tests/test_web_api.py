@@ -331,7 +331,7 @@ def test_listing_reads_sizes_from_the_records_not_the_files(completed_scene, mon
         monkeypatch.setattr(LocalStore, "exists", lambda *a: (_ for _ in ()).throw(AssertionError("stat in a list")))
         listed = next(s for s in client.get("/api/scenes").json()["scenes"] if s["id"] == scene.id)
     assert {n: listed["files"][n]["bytes"] for n in expected} == expected
-    assert {"scene.spz", "thumbnail.jpg", "preview.mp4", "holdout.jpg", "metrics.json"} <= set(listed["files"])
+    assert {"scene.spz", "scene.sog", "thumbnail.jpg", "preview.mp4", "holdout.jpg", "metrics.json"} <= set(listed["files"])
     assert listed["uploadBytes"] == scene.metrics["upload_bytes"] > 0
 
 

@@ -40,7 +40,7 @@ def write_compressed_ply(path: Path, g: Gaussians) -> None:
         raise FormatError("a compressed PLY needs at least one Gaussian")
     if not np.isfinite(g.means).all():
         raise FormatError("positions are not finite")
-    order = _morton_order(g.means)
+    order = morton_order(g.means)
     chunks = -(-n // CHUNK)
     padded = np.concatenate([order, np.full(chunks * CHUNK - n, order[-1])])  # the last repeats, as theirs
 
@@ -185,7 +185,7 @@ def _unpack_rotation(word: np.ndarray) -> np.ndarray:
     return q
 
 
-def _morton_order(means: np.ndarray) -> np.ndarray:
+def morton_order(means: np.ndarray) -> np.ndarray:
     """Indices sorting the positions along a 3D Morton (Z-order) curve at 10 bits per axis."""
     low, high = means.min(axis=0), means.max(axis=0)
     cells = np.clip((means - low) / np.maximum(high - low, 1e-12) * 1023, 0, 1023).astype(np.uint64)

@@ -8,11 +8,13 @@ from ..errors import FormatError
 from .compressed_ply import is_compressed_ply, read_compressed_ply, write_compressed_ply
 from .gaussians import Gaussians
 from .ply import read_ply, write_ply
+from .sog import read_sog, write_sog
 from .splat import read_splat, write_splat
 from .spz import read_spz, write_spz
 
-READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz}
-WRITERS = {".ply": write_ply, ".compressed.ply": write_compressed_ply, ".splat": write_splat, ".spz": write_spz}
+READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz, ".sog": read_sog, ".json": read_sog}
+WRITERS = {".ply": write_ply, ".compressed.ply": write_compressed_ply, ".splat": write_splat, ".spz": write_spz,
+           ".sog": write_sog}
 
 
 def _kind(path: Path) -> str:
@@ -22,7 +24,8 @@ def _kind(path: Path) -> str:
 
 def read_any(path: Path, higher_sh: bool = True) -> Gaussians:
     """Read a splat file by its extension (`higher_sh=False`: the base colour is enough); a PLY
-    in PlayCanvas's compressed layout is read as one, whatever its name."""
+    in PlayCanvas's compressed layout is read as one, whatever its name, and a `meta.json` as a SOG
+    folder."""
     reader = READERS.get(Path(path).suffix.lower())
     if reader is None:
         raise FormatError(f"cannot read {Path(path).name}: known formats are {', '.join(WRITERS)}")

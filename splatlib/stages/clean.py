@@ -58,8 +58,6 @@ def subset(g: Gaussians, keep: np.ndarray) -> Gaussians:
 def clean_scene(outputs_dir: Path, sfm_dir: Path, options: CleanOptions = CleanOptions(),
                 progress: Progress = no_progress) -> dict:
     """Write the cleaned scene into `outputs_dir/clean/`; returns the report."""
-    from ..gs.cameras import load_colmap, split_holdout
-
     outputs_dir = Path(outputs_dir)
     crop = parse_crop(options.crop)
     if not 0 <= options.max_loss_db <= 10:
@@ -67,21 +65,16 @@ def clean_scene(outputs_dir: Path, sfm_dir: Path, options: CleanOptions = CleanO
     progress(0.05, "reading the scene")
     ply = latest_ply(outputs_dir)
     gaussians = read_ply(ply)
-    trained = json.loads((outputs_dir / TRAIN_REPORT).read_text()) if (outputs_dir / TRAIN_REPORT).exists() else {}
-    size = max(trained.get("image_size") or [512])
-    cams, points, _ = load_colmap(sfm_dir, size)
-    train, held_out = split_holdout(cams, 8)
-    judged_on = "held-out views" if held_out else "training views (the scene has too few views to hold any out)"
-    views = held_out or train
+    cams, points, views, judged_on = judging_views(outputs_dir, sfm_dir)
 
     progress(0.2, "rendering the views as they are")
-    before = _psnr(gaussians, views)
+    before = views_psnr(gaussians, views)
     for margin in CROP_MARGINS:  # the automatic box: the tightest that costs no more than allowed on its own
         rules, box = _rules(gaussians, cams, points, crop, options.floaters, margin)
         if crop != "auto" or margin == CROP_MARGINS[-1]:
             break
         progress(0.25, f"trying a crop box {margin:g}× wider than the points")
-        if before - _psnr(subset(gaussians, ~rules["outside the crop box"]), views) <= options.max_loss_db:
+        if before - views_psnr(subset(gaussians, ~rules["outside the crop box"]), views) <= options.max_loss_db:
             break
     given_up: list[str] = []
     while True:
@@ -89,10 +82,10 @@ def clean_scene(outputs_dir: Path, sfm_dir: Path, options: CleanOptions = CleanO
         for name, mask in rules.items():
             removed |= mask
         progress(0.3 + 0.1 * len(given_up), f"rendering without {removed.sum():,} Gaussians")
-        after = _psnr(subset(gaussians, ~removed), views)
+        after = views_psnr(subset(gaussians, ~removed), views)
         if before - after <= options.max_loss_db or not rules:
             break
-        costs = {name: before - _psnr(subset(gaussians, ~mask), views) for name, mask in rules.items()}
+        costs = {name: before - views_psnr(subset(gaussians, ~mask), views) for name, mask in rules.items()}
         worst = max(costs, key=costs.get)
         given_up.append(f"{worst} (alone {costs[worst]:.2f} dB)")
         del rules[worst]
@@ -166,7 +159,20 @@ def _seen(means: np.ndarray, radii: np.ndarray, cams: list) -> np.ndarray:
     return seen
 
 
-def _psnr(g: Gaussians, views: list) -> float:
+def judging_views(outputs_dir: Path, sfm_dir: Path) -> tuple[list, np.ndarray, list, str]:
+    """A trained scene's cameras (at its training size), sparse points, the views it is judged on
+    (the held-out ones, every 8th, or all if there are too few) and what those are, in words."""
+    from ..gs.cameras import load_colmap, split_holdout
+
+    trained_path = Path(outputs_dir) / TRAIN_REPORT
+    trained = json.loads(trained_path.read_text()) if trained_path.exists() else {}
+    cams, points, _ = load_colmap(sfm_dir, max(trained.get("image_size") or [512]))
+    train, held_out = split_holdout(cams, 8)
+    judged_on = "held-out views" if held_out else "training views (the scene has too few views to hold any out)"
+    return cams, points, held_out or train, judged_on
+
+
+def views_psnr(g: Gaussians, views: list) -> float:
     """Mean PSNR of the Gaussians rendered at `views` against their images."""
     import torch
 

@@ -1,4 +1,5 @@
-"""Convert: trained PLY in; `scene.splat`, `scene.spz`, `thumbnail.jpg` and `metrics.json` out."""
+"""Convert: trained PLY in; `scene.splat`, `scene.spz`, `scene.sog`, `thumbnail.jpg`, `preview.mp4` and
+`metrics.json` out."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from PIL import Image
 
 from ..errors import FormatError
 from ..formats.ply import read_ply
+from ..formats.sog import write_sog
 from ..formats.splat import write_splat
 from ..formats.spz import write_spz
 from ..gs.camera_path import smooth_capture_path
 from ..gs.model import from_gaussians
 from ..gs.rasterize import render
-from ..layout import CAMERAS, METRICS, PLY_GLOB, PREVIEW, SFM_REPORT, SPLAT, SPZ, THUMBNAIL, TRAIN_REPORT
+from ..layout import (CAMERAS, METRICS, PLY_GLOB, PREVIEW, SFM_REPORT, SOG, SPLAT, SPZ, THUMBNAIL,
+                      TRAIN_REPORT)
 from . import Progress, no_progress
 from .frames import image_sharpness
 from .movie import PREVIEW as PREVIEW_SETTINGS
@@ -52,6 +55,8 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     splat_bytes = write_splat(outputs_dir / SPLAT, gaussians)
     progress(0.4, "writing .spz")
     spz_bytes = write_spz(outputs_dir / SPZ, gaussians)
+    progress(0.5, "writing .sog")
+    sog_bytes = write_sog(outputs_dir / SOG, gaussians)
     progress(0.6, "rendering thumbnail")
     thumb = outputs_dir / THUMBNAIL
     cameras = json.loads((outputs_dir / CAMERAS).read_text()) if (outputs_dir / CAMERAS).exists() else []
@@ -62,7 +67,7 @@ def export_scene(outputs_dir: Path, sfm_dir: Path, frames_dir: Path,
     preview = _render_preview(gaussians, cameras, outputs_dir / PREVIEW)
     metrics = {"num_gaussians": len(gaussians), "thumbnail_source": thumbnail_source, "preview": preview,
                "view": initial_view(gaussians, cameras),
-               "sizes": {"ply": ply.stat().st_size, "splat": splat_bytes, "spz": spz_bytes}}
+               "sizes": {"ply": ply.stat().st_size, "splat": splat_bytes, "spz": spz_bytes, "sog": sog_bytes}}
     for name, path in (("sfm", Path(sfm_dir) / SFM_REPORT), ("train", outputs_dir / TRAIN_REPORT)):
         if path.exists():
             metrics[name] = json.loads(path.read_text())
