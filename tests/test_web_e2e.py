@@ -154,6 +154,9 @@ def test_a_project_folder_chosen_in_the_browser_runs_then_is_cleaned_and_filmed(
         # the scene page's own controls: a clean-up, then a video
         assert "held-out" in card["clean"] and card["video"] == "done", card
         assert card["cropChoice"] == "box"  # editing the box's corners chose it
+        # dragging a face's handle outwards widened the box, and the view did not orbit meanwhile
+        drag = card["dragged"]
+        assert drag["corner"] >= 0 and drag["outwards"] and drag["drawn"] and not drag["eyeMoved"], drag
         crop = get_json(f"http://127.0.0.1:{port}/api/scenes/{scene['id']}")["metrics"]["clean"]["crop"]
         assert isinstance(crop, list) and len(crop) == 6  # the second clean used the adjusted box
         assert {"clean.splat", "clean.spz", "clean.ply", "video.mp4"} <= set(card["downloads"])

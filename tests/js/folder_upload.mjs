@@ -1,6 +1,7 @@
 // node folder_upload.mjs BASE_URL FOLDER : choose a project folder in the gallery's folder picker (a
 // transforms.json capture or a COLMAP project), wait until its card says completed, then on the
-// scene page clean it up and make a 1-second video; prints what the page said as JSON.
+// scene page clean it up, adjust the crop box by its inputs and by dragging a handle in the view, and
+// make a 1-second video; prints what the page said as JSON.
 import { chromium } from "playwright-core";
 
 const [base, folder] = process.argv.slice(2);
@@ -35,6 +36,27 @@ try {
     seen.cropChoice = await page.locator("#crop").inputValue();
     await page.waitForFunction((x) => window.cropBoxDrawn && window.cropBoxDrawn[0] === x,
       Number(await xMin.inputValue()), { timeout: 10000 });  // the view redrew the box at the new corner
+    // drag a face's handle (one in view) outwards, away from the box's centre on screen
+    const spots = await page.evaluate(() => [0, 1, 2, 3, 4, 5].map((i) => window.cropHandleOnScreen(i)));
+    const corner = spots.findIndex((s) => s.handle.visible);
+    seen.dragged = { corner, spots };
+    if (corner >= 0) {
+      const spot = spots[corner];
+      const input = page.locator(`#crop-box input[data-corner="${corner}"]`);
+      const before = Number(await input.inputValue());
+      const away = { x: spot.handle.x - spot.centre.x, y: spot.handle.y - spot.centre.y };
+      const step = 40 / Math.max(Math.hypot(away.x, away.y), 1e-6);
+      await page.mouse.move(spot.handle.x, spot.handle.y);
+      await page.mouse.down();
+      await page.mouse.move(spot.handle.x + away.x * step / 2, spot.handle.y + away.y * step / 2, { steps: 4 });
+      await page.mouse.move(spot.handle.x + away.x * step, spot.handle.y + away.y * step, { steps: 4 });
+      await page.mouse.up();
+      const after = Number(await input.inputValue());
+      seen.dragged.outwards = corner < 3 ? after < before : after > before;
+      seen.dragged.drawn = (await page.evaluate(() => window.cropBoxDrawn))[corner] === after;
+      seen.dragged.eyeMoved = JSON.stringify(spot.eye)
+        !== JSON.stringify((await page.evaluate(() => window.cropHandleOnScreen(0))).eye);
+    }
     await page.locator("#clean-result").evaluate((el) => { el.textContent = ""; });
     await page.locator("#clean-run").click();
     await page.locator("#clean-result", { hasText: "Gaussians kept" }).waitFor({ timeout: 120000 });

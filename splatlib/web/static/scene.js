@@ -4,6 +4,7 @@ const sceneId = location.pathname.split("/").pop();
 let viewerStarted = false;
 let shown = null;  // showSplat's { scene, … } once the viewer runs
 let boxHelper = null;
+let handles = [];  // the crop box's six face handles, once drawn
 
 function row(dl, name, value) {
   if (value === null || value === undefined) return;
@@ -84,7 +85,8 @@ function boxCorners() {
   return [...document.querySelectorAll("#crop-box input")].map((i) => Number(i.value));
 }
 
-// the crop box drawn in the 3D view (COLMAP's frame, as the viewer's); it follows the inputs
+// the crop box drawn in the 3D view (COLMAP's frame, as the viewer's); it follows the inputs, and a
+// handle on each face drags that face along its axis (the inputs follow the handles)
 async function drawBox() {
   if (!shown) return;
   const THREE = await import("three");
@@ -93,7 +95,83 @@ async function drawBox() {
   if (boxHelper) shown.scene.remove(boxHelper);
   boxHelper = new THREE.Box3Helper(box, 0xffcc00);
   shown.scene.add(boxHelper);
+  placeHandles(THREE, box, c);
   window.cropBoxDrawn = c;  // what the view shows, for the browser test
+}
+
+function placeHandles(THREE, box, c) {
+  if (!handles.length) {
+    for (let corner = 0; corner < 6; corner++) {  // corner i moves coordinate i % 3 of the min (i < 3) or max side
+      const handle = new THREE.Mesh(new THREE.SphereGeometry(1, 16, 12),
+        new THREE.MeshBasicMaterial({ color: 0xffcc00, depthTest: false, transparent: true, opacity: 0.9 }));
+      handle.renderOrder = 10;  // drawn over the splats, so a handle inside them can still be grabbed
+      handle.userData.corner = corner;
+      handles.push(handle);
+    }
+    dragHandles(THREE);
+  }
+  const centre = box.getCenter(new THREE.Vector3());
+  const radius = Math.max(box.getSize(new THREE.Vector3()).length() * 0.02, 1e-3);
+  for (const handle of handles) {
+    const corner = handle.userData.corner;
+    handle.position.copy(centre).setComponent(corner % 3, c[corner]);
+    handle.scale.setScalar(radius);
+    if (!handle.parent) shown.scene.add(handle);
+  }
+}
+
+function dragHandles(THREE) {
+  const canvas = shown.renderer.domElement;
+  const ray = new THREE.Raycaster();
+  let drag = null;
+  const aim = (event) => {
+    const r = canvas.getBoundingClientRect();
+    ray.setFromCamera(new THREE.Vector2((event.clientX - r.left) / r.width * 2 - 1,
+                                        1 - (event.clientY - r.top) / r.height * 2), shown.camera);
+  };
+  // capture on the parent: a press on a handle never reaches the orbit controls on the canvas
+  canvas.parentElement.addEventListener("pointerdown", (event) => {
+    if (event.target !== canvas) return;
+    aim(event);
+    const hit = ray.intersectObjects(handles, false)[0];
+    if (!hit) return;
+    event.stopPropagation();
+    const corner = hit.object.userData.corner;
+    const axis = new THREE.Vector3().setComponent(corner % 3, 1);
+    // drag in the plane through the face's axis that faces the camera most
+    const look = shown.camera.getWorldDirection(new THREE.Vector3());
+    const normal = look.sub(axis.clone().multiplyScalar(look.dot(axis)));
+    if (normal.lengthSq() < 1e-8) return;  // looking straight down the axis: no direction to drag along
+    drag = { corner, plane: new THREE.Plane().setFromNormalAndCoplanarPoint(normal.normalize(), hit.object.position) };
+    canvas.setPointerCapture(event.pointerId);
+  }, { capture: true });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    aim(event);
+    const at = ray.ray.intersectPlane(drag.plane, new THREE.Vector3());
+    if (!at) return;
+    const c = boxCorners();
+    const axis = drag.corner % 3;
+    const gap = 1e-3 * Math.max(Math.abs(c[axis + 3] - c[axis]), 1e-3);
+    const value = drag.corner < 3 ? Math.min(at.getComponent(axis), c[axis + 3] - gap)
+                                  : Math.max(at.getComponent(axis), c[axis] + gap);
+    document.querySelector(`#crop-box input[data-corner="${drag.corner}"]`).value = value.toFixed(4);
+    document.getElementById("crop").value = "box";
+    drawBox();
+  });
+  const drop = () => { drag = null; };
+  canvas.addEventListener("pointerup", drop);
+  canvas.addEventListener("pointercancel", drop);
+  // for the browser test: where a handle and the box's centre are on screen, and where the camera is
+  window.cropHandleOnScreen = (corner) => {
+    const r = canvas.getBoundingClientRect();
+    const toScreen = (p) => { const q = p.clone().project(shown.camera);
+      return { x: r.left + (q.x + 1) / 2 * r.width, y: r.top + (1 - q.y) / 2 * r.height,
+               visible: Math.abs(q.x) < 0.9 && Math.abs(q.y) < 0.9 && Math.abs(q.z) < 1 }; };
+    const box = new THREE.Box3().setFromArray(boxCorners());
+    return { handle: toScreen(handles[corner].position), centre: toScreen(box.getCenter(new THREE.Vector3())),
+             eye: shown.camera.position.toArray() };
+  };
 }
 
 function showClean(c) {
