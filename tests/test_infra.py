@@ -16,7 +16,7 @@ from splatlib.gs.device import CUDA_MIN_DRIVER
 from .aws_env import ASL, render_asl
 from .helpers import INFRA, ROOT, provider_mirror
 
-ROOTS = ["modules/storage", "modules/registry", "modules/pipeline", "modules/api", "envs/example"]
+ROOTS = ["modules/storage", "modules/registry", "modules/pipeline", "modules/api", "modules/gallery", "envs/example"]
 
 
 @pytest.fixture(scope="module")

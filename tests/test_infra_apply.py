@@ -16,10 +16,13 @@ from pathlib import Path
 import boto3
 import pytest
 import torch
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.iam.policy_conditions import CONDITION_OPERATIONS
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from splatlib.aws import runtime
+from splatlib.aws.api import ROUTES
 from splatlib.aws.batch import EXIT_STAGE_FAILED
 from splatlib.aws.dynamodb import STATUS_INDEX, DynamoDBCatalog
 from splatlib.library import Scene, Status, new_scene_id
@@ -29,7 +32,8 @@ from .helpers import FAST, INFRA, provider_mirror
 
 DOCKER = Path(__file__).resolve().parents[1] / "docker"
 
-SERVICES = ["apigatewayv2", "batch", "budgets", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "ecr", "events", "iam", "kms",
+SERVICES = ["apigatewayv2", "batch", "budgets", "cloudfront", "cloudwatch", "cloudwatchlogs", "cognitoidp", "dynamodb", "ec2",
+            "ecr", "events", "iam", "kms",
             "lambda", "s3", "sns",
             "sfn", "sqs", "sts"]
 
@@ -47,6 +51,21 @@ def moto_server(monkeypatch):
                         raising=False)
     monkeypatch.setattr(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions,
                         raising=False)
+    # Bucket policies as AWS evaluates them for this server's callers: every request to AWS comes over
+    # TLS, a Bool condition compares (moto skips operators it lacks, so the buckets' "deny unless TLS"
+    # statement held for every write), and a statement whose condition does not hold does not apply
+    # (moto denied)
+    monkeypatch.setitem(CONDITION_OPERATIONS, "Bool", lambda expected, actual: str(actual).lower() in (
+        [str(v).lower() for v in expected] if isinstance(expected, list) else [str(expected).lower()]))
+    original = IAMPolicyStatement.is_action_permitted
+
+    def as_over_tls(self, action, resource="*", principal=None, incoming_condition_values=None):
+        values = {"aws:SecureTransport": "true", **(incoming_condition_values or {})}
+        if self._statement.get("Condition") and not self._check_conditions(values):
+            return PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, values)
+
+    monkeypatch.setattr(IAMPolicyStatement, "is_action_permitted", as_over_tls)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -230,5 +249,27 @@ def test_example_applies_to_moto_and_is_wired_as_the_code_expects(moto_server, t
     (config,) = notify["LambdaFunctionConfigurations"]
     assert config["LambdaFunctionArn"].endswith(":splat-example-upload-landed")
     assert [(r["Name"].lower(), r["Value"]) for r in config["Filter"]["Key"]["FilterRules"]] == [("prefix", "uploads/")]
+    # the gallery: its config names the browsers' API and the pool; that API takes the pool's tokens, and
+    # it and the assets bucket allow the gallery's origin only; scripts keep the SigV4 API
+    origin = out["gallery_url"]["value"]
+    gallery = json.loads(client("s3").get_object(Bucket=out["site_bucket"]["value"], Key="config.json")["Body"].read())
+    assert gallery["userPool"] == out["user_pool_id"]["value"] and gallery["region"] == "us-east-1"
+    apis = {a["Name"]: a for a in client("apigatewayv2").get_apis()["Items"]}
+    browser, scripts = apis["splat-example-api-browser"], apis["splat-example-api"]
+    assert gallery["api"] == browser["ApiEndpoint"] != out["api_endpoint"]["value"] == scripts["ApiEndpoint"]
+    assert browser["CorsConfiguration"]["AllowOrigins"] == [origin] and "CorsConfiguration" not in scripts
+    for api, kind in ((browser, "JWT"), (scripts, "AWS_IAM")):
+        routes = client("apigatewayv2").get_routes(ApiId=api["ApiId"])["Items"]
+        assert sorted(r["RouteKey"] for r in routes) == sorted(ROUTES)
+        assert {r["AuthorizationType"] for r in routes} == {kind}
+    (authorizer_id,) = {r["AuthorizerId"] for r in client("apigatewayv2").get_routes(ApiId=browser["ApiId"])["Items"]}
+    authorizer = client("apigatewayv2").get_authorizer(ApiId=browser["ApiId"], AuthorizerId=authorizer_id)
+    assert authorizer["AuthorizerType"] == "JWT" and authorizer["JwtConfiguration"]["Audience"] == [gallery["clientId"]]
+    assert authorizer["JwtConfiguration"]["Issuer"].endswith("/" + gallery["userPool"])
+    cors = client("s3").get_bucket_cors(Bucket=out["bucket"]["value"])["CORSRules"]
+    assert [rule["AllowedOrigins"] for rule in cors] == [[origin]]
+    client_config = client("cognito-idp").describe_user_pool_client(UserPoolId=gallery["userPool"],
+                                                                    ClientId=gallery["clientId"])["UserPoolClient"]
+    assert "ClientSecret" not in client_config and "ALLOW_USER_PASSWORD_AUTH" in client_config["ExplicitAuthFlows"]
 
     _terraform(env_dir, "destroy", "-input=false", "-auto-approve", "-var", "force_destroy=true", "-var", "image_tag=t1")

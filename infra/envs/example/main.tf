@@ -1,4 +1,4 @@
-# An example deployment: storage, registry, pipeline and API in one region.
+# An example deployment: storage, registry, pipeline, API and the browser gallery in one region.
 # See the README's "Deploy to AWS" section for the order (registry first, then images, then the rest).
 
 terraform {
@@ -30,7 +30,7 @@ module "storage" {
   project              = var.project
   environment          = var.environment
   common_tags          = local.tags
-  cors_allowed_origins = var.cors_allowed_origins
+  cors_allowed_origins = concat(var.cors_allowed_origins, [module.gallery.origin]) # presigned uploads and file URLs
   force_destroy        = var.force_destroy
 }
 
@@ -59,6 +59,14 @@ module "pipeline" {
   monthly_budget_usd = var.monthly_budget_usd
 }
 
+module "gallery" {
+  source        = "../../modules/gallery"
+  project       = var.project
+  environment   = var.environment
+  common_tags   = local.tags
+  force_destroy = var.force_destroy
+}
+
 module "api" {
   source            = "../../modules/api"
   project           = var.project
@@ -73,4 +81,21 @@ module "api" {
   alarm_topic_arn   = module.pipeline.alarm_topic_arn
   lambda_image      = local.images["lambda"]
   max_upload_mb     = var.max_upload_mb
+  browser_origins   = [module.gallery.origin]
+  jwt_issuer        = module.gallery.issuer
+  jwt_audience      = [module.gallery.client_id]
+}
+
+# what the gallery's pages need to find the API and sign in (read by splatlib/web/static/common.js)
+resource "aws_s3_object" "gallery_config" {
+  bucket        = module.gallery.site_bucket
+  key           = "config.json"
+  content_type  = "application/json"
+  cache_control = "no-cache"
+  content = jsonencode({
+    api      = module.api.browser_endpoint
+    region   = var.region
+    userPool = module.gallery.user_pool_id
+    clientId = module.gallery.client_id
+  })
 }

@@ -1,4 +1,6 @@
-# The HTTP API (IAM-signed requests) and the S3 trigger that starts the pipeline when an upload lands.
+# The HTTP API (IAM-signed requests, for scripts), the same API for browsers (a Cognito JWT, CORS for the
+# gallery's origin) when the gallery module is deployed, and the S3 trigger that starts the pipeline
+# when an upload lands.
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -15,6 +17,11 @@ locals {
   "DELETE /api/scenes/{id}", "GET /api/openapi.json"]
   # arn:aws:states:REGION:ACCOUNT:stateMachine:NAME -> its executions
   executions_arn = replace(var.state_machine_arn, ":stateMachine:", ":execution:")
+  # the APIs: "scripts" (SigV4) always, "browser" (JWT) with the gallery
+  apis = merge({ scripts = "AWS_IAM" }, var.jwt_issuer == "" ? {} : { browser = "JWT" })
+  api_routes = { for pair in setproduct(keys(local.apis), local.routes) : "${pair[0]} ${pair[1]}" => {
+    api = pair[0], route = pair[1]
+  } }
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
@@ -151,37 +158,65 @@ resource "aws_iam_role_policy" "api" {
   })
 }
 
-# ---- HTTP API ----------------------------------------------------------------------------
+# ---- HTTP APIs ---------------------------------------------------------------------------
 resource "aws_apigatewayv2_api" "http" {
-  name          = "${local.name}-api"
+  for_each      = local.apis
+  name          = each.key == "scripts" ? "${local.name}-api" : "${local.name}-api-${each.key}"
   protocol_type = "HTTP"
   tags          = var.common_tags
+
+  # browsers: the gallery's origin only; API Gateway answers the preflight itself
+  dynamic "cors_configuration" {
+    for_each = each.key == "browser" ? [1] : []
+    content {
+      allow_origins = var.browser_origins
+      allow_methods = ["GET", "POST", "DELETE"]
+      allow_headers = ["authorization", "content-type"]
+      max_age       = 3600
+    }
+  }
+}
+
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  count            = contains(keys(local.apis), "browser") ? 1 : 0
+  api_id           = aws_apigatewayv2_api.http["browser"].id
+  name             = "cognito"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+  jwt_configuration {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
+  }
 }
 
 resource "aws_apigatewayv2_integration" "api" {
-  api_id                 = aws_apigatewayv2_api.http.id
+  for_each               = local.apis
+  api_id                 = aws_apigatewayv2_api.http[each.key].id
   integration_type       = "AWS_PROXY"
   integration_uri        = aws_lambda_function.this["api"].invoke_arn
   payload_format_version = "2.0"
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  for_each           = toset(local.routes)
-  api_id             = aws_apigatewayv2_api.http.id
-  route_key          = each.value
-  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
-  authorization_type = "AWS_IAM"
+  for_each           = local.api_routes
+  api_id             = aws_apigatewayv2_api.http[each.value.api].id
+  route_key          = each.value.route
+  target             = "integrations/${aws_apigatewayv2_integration.api[each.value.api].id}"
+  authorization_type = local.apis[each.value.api]
+  authorizer_id      = each.value.api == "browser" ? aws_apigatewayv2_authorizer.jwt[0].id : null
 }
 
 resource "aws_cloudwatch_log_group" "access" {
-  name              = "/${local.name}/api-access"
+  for_each          = local.apis
+  name              = each.key == "scripts" ? "/${local.name}/api-access" : "/${local.name}/api-${each.key}-access"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = var.common_tags
 }
 
 resource "aws_apigatewayv2_stage" "default" {
-  api_id      = aws_apigatewayv2_api.http.id
+  for_each    = local.apis
+  api_id      = aws_apigatewayv2_api.http[each.key].id
   name        = "$default"
   auto_deploy = true
   tags        = var.common_tags
@@ -192,20 +227,22 @@ resource "aws_apigatewayv2_stage" "default" {
   }
 
   access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.access.arn
+    destination_arn = aws_cloudwatch_log_group.access[each.key].arn
     format = jsonencode({
       requestId = "$context.requestId", ip = "$context.identity.sourceIp", caller = "$context.identity.caller",
-      route     = "$context.routeKey", status = "$context.status", latency = "$context.responseLatency"
+      user      = "$context.authorizer.claims.email", route = "$context.routeKey", status = "$context.status",
+      latency   = "$context.responseLatency"
     })
   }
 }
 
 resource "aws_lambda_permission" "api" {
-  statement_id  = "AllowApiGateway"
+  for_each      = local.apis
+  statement_id  = each.key == "scripts" ? "AllowApiGateway" : "AllowApiGateway-${each.key}"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this["api"].function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+  source_arn    = "${aws_apigatewayv2_api.http[each.key].execution_arn}/*/*"
 }
 
 # ---- upload landed -> start the pipeline ---------------------------------------------------

@@ -75,3 +75,21 @@ variable "alarm_topic_arn" {
   description = "SNS topic for the alarm on uploads whose pipeline could not be started (pipeline module output)."
   type        = string
 }
+
+variable "browser_origins" {
+  description = "Origins of the gallery (its CloudFront URL); when given with jwt_issuer, a second HTTP API answers browsers: the same routes, a Cognito JWT instead of SigV4, CORS for these origins only."
+  type        = list(string)
+  default     = []
+}
+
+variable "jwt_issuer" {
+  description = "Issuer of the browsers' JWTs (the gallery module's Cognito pool, https://cognito-idp.REGION.amazonaws.com/POOL_ID); empty: no browser API."
+  type        = string
+  default     = ""
+}
+
+variable "jwt_audience" {
+  description = "Accepted audiences of those JWTs (the gallery's Cognito app client id)."
+  type        = list(string)
+  default     = []
+}
