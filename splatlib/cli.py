@@ -314,6 +314,22 @@ def cmd_share(args) -> int:
     return 0
 
 
+def cmd_site(args) -> int:
+    """The gallery as static files for S3 + CloudFront."""
+    from .web.site import build_site
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out} is not empty: give a new or empty folder")
+    try:
+        written = build_site(out)
+    except FileNotFoundError as exc:
+        raise InputError(str(exc)) from None
+    print(f"wrote the gallery's {len(written)} files to {out}; upload them with "
+          f"`aws s3 sync {out} s3://SITE_BUCKET` (Terraform writes its config.json)")
+    return 0
+
+
 def cmd_convert(args) -> int:
     from .formats.convert import convert
 
@@ -416,6 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clean", action="store_true", help="share the cleaned copy (`splatlib clean` first)")
     _add_library(p)
     p.set_defaults(func=cmd_share)
+
+    p = sub.add_parser("site", help="write the gallery as static files, for hosting on S3 behind CloudFront (AWS)")
+    p.add_argument("out", help="new or empty folder to write")
+    p.set_defaults(func=cmd_site)
 
     p = sub.add_parser("render", help="render a video along a camera path through a finished scene")
     p.add_argument("id", help="scene id")

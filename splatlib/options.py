@@ -83,6 +83,12 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME = {o.name: o for o in OPTIONS}
 
 
+def table(defaults) -> dict:
+    """Every option as JSON (`GET /api/options`, the static gallery's options.json), with the defaults
+    of `defaults` (a PipelineOptions: a server's own may differ from the table's)."""
+    return {"options": [{**o.describe(), "default": getattr(defaults, o.name)} for o in OPTIONS]}
+
+
 def default(name: str):
     """The default of one option (the stages' own option classes start from these)."""
     return BY_NAME[name].default

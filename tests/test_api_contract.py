@@ -16,7 +16,6 @@ import socket
 import time
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -31,6 +30,7 @@ from splatlib.library import LocalStore, Scene, SQLiteCatalog, Status, new_scene
 from splatlib.scene_api import ERROR_CODES
 from splatlib.web.app import Settings, create_app
 
+from .api_gateway import event as gateway_event
 from .aws_env import BUCKET, REGION, TABLE, create_bucket, create_table
 from .helpers import INFRA
 
@@ -74,17 +74,6 @@ def _local(tmp_path) -> Backend:
     return Backend("local", request, seed, lambda url: client.get(url).content, make_running, stored)
 
 
-def _route_key(method: str, path: str) -> tuple[str, dict]:
-    """The route API Gateway would match for this request, and its path parameters."""
-    for route in aws_api.ROUTES:
-        verb, template = route.split(" ", 1)
-        pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
-        match = re.match(pattern, path)
-        if verb == method and match:
-            return route, match.groupdict()
-    raise AssertionError(f"API Gateway has no route for {method} {path}")
-
-
 def _aws(monkeypatch, tmp_path) -> Backend:
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": REGION, "ASSETS_BUCKET": BUCKET, "SCENES_TABLE": TABLE,
@@ -99,15 +88,7 @@ def _aws(monkeypatch, tmp_path) -> Backend:
     monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
 
     def request(method: str, path: str, query: dict | None = None):
-        route, params = _route_key(method, path)
-        event = {"version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": urlencode(query or {}),
-                 "headers": {"content-type": "application/json"}, "isBase64Encoded": False,
-                 "requestContext": {"http": {"method": method, "path": path}, "routeKey": route, "stage": "$default"}}
-        if query:
-            event["queryStringParameters"] = {k: str(v) for k, v in query.items()}
-        if params:
-            event["pathParameters"] = params
-        out = aws_api.api(event)
+        out = aws_api.api(gateway_event(method, path, query))
         assert set(out) <= {"statusCode", "headers", "body", "isBase64Encoded", "cookies"}, out  # format 2.0
         return out["statusCode"], json.loads(out["body"]) if out.get("body") else None
 

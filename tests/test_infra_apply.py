@@ -32,9 +32,8 @@ from .helpers import FAST, INFRA, provider_mirror
 
 DOCKER = Path(__file__).resolve().parents[1] / "docker"
 
-SERVICES = ["apigatewayv2", "batch", "budgets", "cloudfront", "cloudwatch", "cloudwatchlogs", "cognitoidp", "dynamodb", "ec2",
-            "ecr", "events", "iam", "kms",
-            "lambda", "s3", "sns",
+SERVICES = ["apigatewayv2", "batch", "budgets", "cloudfront", "cloudwatch", "cloudwatchlogs", "cognitoidp", "dynamodb",
+            "ec2", "ecr", "events", "iam", "kms", "lambda", "s3", "sns",
             "sfn", "sqs", "sts"]
 
 

@@ -35,6 +35,7 @@ from ..space import disk_full, ensure_room, is_disk_full
 from ..stages.posed import TRANSFORMS, project_files, project_kind
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..options import BY_NAME, OPTIONS
+from ..options import table as options_table
 from ..pipeline import Pipeline, PipelineOptions, safe_filename, unique_filename
 from ..scene_api import DOWNLOADS, ApiError, SceneService, as_api_error, error_body
 from .vendor import find_vendor_dir
@@ -299,7 +300,7 @@ def create_app(settings: Settings) -> FastAPI:
     def list_options() -> dict:
         """The settings a scene can be given at upload: type, bounds or choices, help, and this server's default."""
         defaults = settings.options or PipelineOptions()
-        return {"options": [{**o.describe(), "default": getattr(defaults, o.name)} for o in OPTIONS]}
+        return options_table(defaults)
 
     @app.get("/api/scenes", dependencies=[Depends(require_read)])
     def list_scenes(status: str | None = None, limit: int = 50, offset: int = 0) -> Response:

@@ -1,4 +1,4 @@
-import { api, errorMessage, megabytes, statusText, token, when } from "/static/common.js";
+import { api, errorMessage, megabytes, onAws, sceneHref, statusText, token, uploadOptions, when } from "/static/common.js";
 
 const grid = document.getElementById("grid");
 const message = document.getElementById("message");
@@ -8,7 +8,7 @@ function say(text, isError = false) { message.textContent = text; message.classN
 function card(scene) {
   const a = document.createElement("a");
   a.className = "card";
-  a.href = `/scenes/${scene.id}`;
+  a.href = sceneHref(scene.id);
   a.dataset.id = scene.id;
   a.dataset.status = scene.status;
   const thumb = scene.files["thumbnail.jpg"];
@@ -62,6 +62,7 @@ async function refresh() {
 // `files`: File objects, or [File, path in the dropped folder] pairs (a project keeps its layout)
 function upload(files) {
   if (!files.length) return;
+  if (onAws) { uploadToS3(files).catch((err) => { document.getElementById("drop").classList.remove("busy"); say(`Upload failed: ${err.message}`, true); }); return; }
   const form = new FormData();
   for (const f of files) {
     if (Array.isArray(f)) form.append("file", f[0], f[1]);
@@ -95,6 +96,47 @@ function upload(files) {
   xhr.send(form);
 }
 
+// On AWS: the API records the scene and answers a presigned POST; the video goes straight to S3
+// (its arrival starts the pipeline)
+async function uploadToS3(files) {
+  const file = files.length === 1 && !Array.isArray(files[0]) ? files[0] : null;
+  if (!file || !file.type.startsWith("video/")) {
+    say("Here a scene starts from one video (photos and project folders need `splatlib serve` or the CLI).", true);
+    return;
+  }
+  const options = {};
+  for (const input of document.querySelectorAll("[data-option]")) {
+    if (input.value === "" || input.value === input.dataset.default) continue;
+    options[input.name] = input.tagName === "SELECT" ? input.value : Number(input.value);
+  }
+  const drop = document.getElementById("drop");
+  const bar = document.getElementById("upload-progress");
+  drop.classList.add("busy");
+  bar.value = 0;
+  say("Uploading…");
+  const { scene, upload } = await api("/api/scenes", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ filename: file.name, options }) });
+  if (file.size > upload.maxBytes) {
+    await api(`/api/scenes/${scene.id}`, { method: "DELETE" });
+    throw new Error(`the video is ${megabytes(file.size)}; the limit is ${megabytes(upload.maxBytes)}`);
+  }
+  const form = new FormData();
+  for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+  form.append("file", file);  // last: S3 reads the fields before the file
+  await new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", upload.url);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve()
+      : reject(new Error(`storage answered ${xhr.status} ${(xhr.responseText.match(/<Message>(.*?)<\/Message>/) || [])[1] || ""}`)));
+    xhr.onerror = () => reject(new Error("storage did not answer"));
+    xhr.send(form);
+  });
+  drop.classList.remove("busy");
+  say(`Uploaded ${file.name}; processing starts shortly.`);
+  refresh();
+}
+
 function optionInput(o) {
   let input;
   if (o.choices) {
@@ -116,7 +158,7 @@ function optionInput(o) {
 
 async function buildOptions() {
   // every setting the server accepts, from its one option table (GET /api/options)
-  const { options } = await api("/api/options");
+  const { options } = await uploadOptions();
   const box = document.getElementById("options");
   const more = document.createElement("details");
   more.append(Object.assign(document.createElement("summary"), { textContent: "More settings" }));
@@ -167,6 +209,10 @@ async function filesIn(entries, prefix) {
   return found;
 }
 
+if (onAws) {  // one video per scene here
+  document.getElementById("folder").closest("div").hidden = true;
+  document.getElementById("drop-text").textContent = "Drop a video here, or click to choose";
+}
 buildOptions().catch((err) => say(`Cannot read the server's settings: ${err.message}`, true));
 refresh();
 setInterval(refresh, 2000);

@@ -1,6 +1,6 @@
-import { api, megabytes, statusText, when } from "/static/common.js";
+import { api, megabytes, onAws, pageSceneId, statusText, when } from "/static/common.js";
 
-const sceneId = location.pathname.split("/").pop();
+const sceneId = pageSceneId();
 let viewerStarted = false;
 let shown = null;  // showSplat's { scene, … } once the viewer runs
 let boxHelper = null;
@@ -16,13 +16,15 @@ function row(dl, name, value) {
 async function startViewer(scene) {
   viewerStarted = true;
   const note = document.getElementById("view-note");
-  const file = scene.files["scene.spz"] || scene.files["scene.splat"];
+  const fileType = scene.files["scene.spz"] ? "spz" : "splat";
+  const file = scene.files[`scene.${fileType}`];
   try {
     const { showSplat } = await import("/static/viewer.js");
-    const metrics = await fetch(`/api/scenes/${sceneId}/files/metrics.json`).then((r) => r.json()).catch(() => ({}));
+    const metrics = scene.files["metrics.json"]
+      ? await fetch(scene.files["metrics.json"].url).then((r) => r.json()).catch(() => ({})) : {};
     const view = metrics.view || {};
     shown = await showSplat(document.getElementById("view"), file.url, {
-      eye: view.eye, target: view.target, up: view.up, fileType: file.url.endsWith(".spz") ? "spz" : "splat" });
+      eye: view.eye, target: view.target, up: view.up, fileType });
     window.viewerReady = true;
     if (!document.getElementById("crop-box").hidden) drawBox();  // a box offered before the view was up
   } catch (err) {
@@ -63,9 +65,10 @@ function render(scene) {
     return p;
   }));
   document.getElementById("retry").hidden = !(scene.status === "failed" || scene.status === "stopped");
-  document.getElementById("clean").hidden = scene.status !== "completed";
-  document.getElementById("video").hidden = scene.status !== "completed";
-  document.getElementById("share").hidden = scene.status !== "completed";
+  const local = scene.status === "completed" && !onAws;  // the tools that run beside `splatlib serve`'s library
+  document.getElementById("clean").hidden = !local;
+  document.getElementById("video").hidden = !local;
+  document.getElementById("share").hidden = !local;
   document.getElementById("share-link").href = `/api/scenes/${sceneId}/share`;
   if (m.clean) showClean(m.clean);
   if (scene.status === "completed" && !viewerStarted) startViewer(scene);
