@@ -8,11 +8,9 @@ bytes agree where the spec is right (positions, scales, colours, alpha), and PLY
 from __future__ import annotations
 
 import argparse
-import statistics
 import struct
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from splatlib.formats import Gaussians  # noqa: E402
 from splatlib.formats.ply import write_ply  # noqa: E402
 from splatlib.formats.convert import convert  # noqa: E402
 from splatlib.formats.spz import write_spz  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 
 def spec_convert(ply: Path, out: Path) -> None:
@@ -56,15 +55,6 @@ def gaussians(n: int) -> Gaussians:
                      sh0=rng.normal(0, 0.5, (n, 3)).astype(np.float32), shN=rng.normal(0, 0.1, (n, 15, 3)).astype(np.float32))
 
 
-def timed(fn, *args, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -76,8 +66,8 @@ def main() -> None:
             g = gaussians(n)
             ply = tmp / "in.ply"
             write_ply(ply, g)
-            spec_s = timed(spec_convert, ply, tmp / "spec.splat", repeat=1 if n > 200_000 else 3)
-            ours_s = timed(ours_convert, ply, tmp / "ours.splat", repeat=5)
+            spec_s = median_seconds(spec_convert, ply, tmp / "spec.splat", repeat=1 if n > 200_000 else 3)
+            ours_s = median_seconds(ours_convert, ply, tmp / "ours.splat", repeat=5)
             spz_bytes = write_spz(tmp / "a.spz", g)
             a = np.frombuffer((tmp / "spec.splat").read_bytes(), np.uint8).reshape(-1, 32)
             b = np.frombuffer((tmp / "ours.splat").read_bytes(), np.uint8).reshape(-1, 32)

@@ -15,7 +15,6 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,15 +27,10 @@ from splatlib.formats.spz import write_spz  # noqa: E402
 from splatlib.layout import SceneKeys  # noqa: E402
 from splatlib.stages.clean import judging_views, views_psnr  # noqa: E402
 from splatlib.stages.export import latest_ply  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 TOOL = ROOT / "node_modules" / ".bin" / "splat-transform"
 OURS = {"compressed.ply": write_compressed_ply, "spz": write_spz, "sog": write_sog}
-
-
-def timed(fn, *args) -> float:
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -60,11 +54,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             files = {}
             for name, write in OURS.items():
-                files[name] = (Path(tmp) / f"scene.{name}", timed(write, Path(tmp) / f"scene.{name}", g))
+                path = Path(tmp) / f"scene.{name}"
+                files[name] = (path, median_seconds(write, path, g, repeat=1))
             if args.splat_transform:
                 out = Path(tmp) / "theirs.sog"
                 command = [str(TOOL), "-q", "-w", "-g", "cpu", str(ply), str(out)]
-                seconds = timed(lambda: subprocess.run(command, check=True, capture_output=True))
+                seconds = median_seconds(lambda: subprocess.run(command, check=True, capture_output=True), repeat=1)
                 files["sog by splat-transform"] = (out, seconds)
             for name, (path, seconds) in files.items():
                 psnr = views_psnr(read_any(path), views)

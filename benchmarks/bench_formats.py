@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,19 +26,11 @@ from splatlib.formats.sog import read_sog, write_sog  # noqa: E402
 from splatlib.formats.splat import read_splat, write_splat  # noqa: E402
 from splatlib.formats.spz import read_spz, write_spz  # noqa: E402
 from tests.helpers import random_gaussians  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 FORMATS = {"ply": (write_ply, read_ply), "compressed.ply": (write_compressed_ply, read_compressed_ply),
            "splat": (write_splat, read_splat), "spz": (write_spz, read_spz),
            "v4.spz": (lambda path, g: write_spz(path, g, version=4), read_spz), "sog": (write_sog, read_sog)}
-
-
-def median_seconds(fn, *args, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
