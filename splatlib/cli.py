@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError, SplatError
 from .gs.device import select_device
 from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
-from .layout import CAMERAS, CLEAN, HOLDOUT, SceneKeys
+from .layout import CLEAN, HOLDOUT, SceneKeys
 from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
 from .scene_api import ApiError, SceneService
@@ -250,12 +250,11 @@ def cmd_render(args) -> int:
     from .gs import camera_path
     from .stages.movie import plan_video, render_movie
 
+    from .scene_api import capture_cameras
+
     catalog, store = open_library(library_home(args.library))
     scene = catalog.get(validate_scene_id(args.id))
-    cameras_key = SceneKeys(scene.id).output(CAMERAS)
-    if scene.status != Status.COMPLETED or not scene.ply_key or not store.exists(cameras_key):
-        raise InputError(f"scene {scene.id} is {scene.status.value}: only a completed scene can be rendered")
-    cameras = json.loads(store.path(cameras_key).read_text())
+    cameras = capture_cameras(scene, store)
     path, width, height = plan_video(cameras, args.path, args.seconds, args.fps, args.size)
     if args.save_path:
         camera_path.save_path(Path(args.save_path), path)

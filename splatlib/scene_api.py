@@ -13,11 +13,12 @@ same HTTP cases against both back ends.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from .errors import DiskFull, InputError, SceneBusy, SceneNotFound, SplatError
-from .layout import (CLEAN_PLY, CLEAN_SPLAT, CLEAN_SPZ, HOLDOUT, METRICS, PREVIEW, SOG, SPLAT, SPZ, THUMBNAIL,
+from .layout import (CAMERAS, CLEAN_PLY, CLEAN_SPLAT, CLEAN_SPZ, HOLDOUT, METRICS, PREVIEW, SOG, SPLAT, SPZ, THUMBNAIL,
                      VIDEO, SceneKeys)
 from .library import BlobStore, Catalog, Scene, Status, validate_scene_id
 
@@ -41,6 +42,15 @@ MAX_LIMIT = 500
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid",
                500: "internal_error", 507: "insufficient_storage"}
+
+
+def capture_cameras(scene: Scene, store) -> list[dict]:
+    """The cameras of a completed scene (a video is rendered along them), from a local store;
+    InputError while the scene has none."""
+    key = SceneKeys(scene.id).output(CAMERAS)
+    if scene.status != Status.COMPLETED or not scene.ply_key or not store.exists(key):
+        raise InputError(f"scene {scene.id} is {scene.status.value}: only a completed scene can be rendered")
+    return json.loads(store.path(key).read_text())
 
 
 class ApiError(Exception):

@@ -6,7 +6,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
@@ -29,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import InputError, SplatError
-from ..layout import CAMERAS, VIDEO, SceneKeys
+from ..layout import VIDEO, SceneKeys
 from ..library import LocalStore, Scene, SQLiteCatalog, Status
 from ..space import disk_full, ensure_room, is_disk_full
 from ..stages.posed import TRANSFORMS, project_files, project_kind
@@ -37,7 +36,7 @@ from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..options import BY_NAME, OPTIONS
 from ..options import table as options_table
 from ..pipeline import Pipeline, PipelineOptions, safe_filename, unique_filename
-from ..scene_api import DOWNLOADS, ApiError, SceneService, as_api_error, error_body
+from ..scene_api import DOWNLOADS, ApiError, SceneService, as_api_error, capture_cameras, error_body
 from .vendor import find_vendor_dir
 from .worker import Workers
 
@@ -362,14 +361,14 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(422, 'send JSON like {"path": "orbit", "seconds": 10, "fps": 30}') from None
         if path not in ("capture", "orbit"):
             raise HTTPException(422, f"path must be capture or orbit, not {path!r}")
-        k = SceneKeys(scene.id)
-        if scene.status != Status.COMPLETED or not scene.ply_key or not store.exists(k.output(CAMERAS)):
-            raise HTTPException(409, f"scene {scene.id} is {scene.status.value}: only a completed scene has a video")
+        try:
+            cameras = capture_cameras(scene, store)
+        except InputError as exc:
+            raise HTTPException(409, str(exc)) from exc
         if videos.get(scene.id, {}).get("state") == "rendering":
             raise HTTPException(409, "a video of this scene is being made; wait for it")
         from ..stages.movie import plan_video
 
-        cameras = json.loads(store.path(k.output(CAMERAS)).read_text())
         try:
             keys, width, height = plan_video(cameras, path, seconds, fps, size)
         except InputError as exc:
