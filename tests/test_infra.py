@@ -16,7 +16,8 @@ from splatlib.gs.device import CUDA_MIN_DRIVER
 from .aws_env import ASL, render_asl
 from .helpers import INFRA, ROOT, provider_mirror
 
-ROOTS = ["modules/storage", "modules/registry", "modules/pipeline", "modules/api", "modules/gallery", "envs/example"]
+ROOTS = ["modules/private_bucket", "modules/storage", "modules/registry", "modules/pipeline", "modules/api", "modules/gallery",
+         "envs/example"]
 
 
 @pytest.fixture(scope="module")

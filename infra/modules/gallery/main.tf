@@ -12,85 +12,20 @@ locals {
 }
 
 # ---- pages -------------------------------------------------------------------------------------
-resource "aws_s3_bucket" "site" {
-  #checkov:skip=CKV2_AWS_62:static pages; nothing reacts to their changes
-  #checkov:skip=CKV_AWS_145:public pages (HTML, JavaScript); SSE-S3 lets CloudFront read them without a key grant
-  bucket        = "${local.name}-site-${data.aws_caller_identity.current.account_id}"
+module "site" {
+  source        = "../private_bucket"
+  name          = "${local.name}-site-${data.aws_caller_identity.current.account_id}"
+  common_tags   = var.common_tags
   force_destroy = var.force_destroy
-  tags          = var.common_tags
-}
-
-resource "aws_s3_bucket_public_access_block" "site" {
-  bucket                  = aws_s3_bucket.site.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "site" {
-  bucket = aws_s3_bucket.site.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_versioning" "site" {
-  bucket = aws_s3_bucket.site.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "site" {
-  bucket = aws_s3_bucket.site.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "site" {
-  bucket = aws_s3_bucket.site.id
-  rule {
-    id     = "old-versions-and-unfinished-uploads"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-  depends_on = [aws_s3_bucket_versioning.site]
-}
-
-resource "aws_s3_bucket_policy" "site" {
-  bucket = aws_s3_bucket.site.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "CloudFrontReads"
-        Effect    = "Allow"
-        Principal = { Service = "cloudfront.amazonaws.com" }
-        Action    = "s3:GetObject"
-        Resource  = "${aws_s3_bucket.site.arn}/*"
-        Condition = { StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.site.arn } }
-      },
-      {
-        Sid       = "TLSOnly"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = "s3:*"
-        Resource  = [aws_s3_bucket.site.arn, "${aws_s3_bucket.site.arn}/*"]
-        Condition = { Bool = { "aws:SecureTransport" = "false" } }
-      }
-    ]
-  })
-  depends_on = [aws_s3_bucket_public_access_block.site]
+  kms_key_arn   = null # public pages (HTML, JavaScript): SSE-S3, which CloudFront reads without a key grant
+  policy_statements = [{
+    Sid       = "CloudFrontReads"
+    Effect    = "Allow"
+    Principal = { Service = "cloudfront.amazonaws.com" }
+    Action    = "s3:GetObject"
+    Resource  = "${module.site.arn}/*"
+    Condition = { StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.site.arn } }
+  }]
 }
 
 resource "aws_cloudfront_origin_access_control" "site" {
@@ -109,6 +44,7 @@ resource "aws_cloudfront_distribution" "site" {
   #checkov:skip=CKV2_AWS_42:as CKV_AWS_174: a custom certificate needs a domain the module cannot assume
   #checkov:skip=CKV_AWS_310:one origin: a second region's copy of static pages is not worth its cost here
   #checkov:skip=CKV_AWS_374:the gallery is not limited by country
+  #checkov:skip=CKV2_AWS_32:it has one, AWS's managed SecurityHeadersPolicy by id (local.security_headers); checkov looks for a policy resource
   enabled             = true
   comment             = "${local.name} gallery"
   default_root_object = "index.html"
@@ -118,7 +54,7 @@ resource "aws_cloudfront_distribution" "site" {
 
   origin {
     origin_id                = "site"
-    domain_name              = aws_s3_bucket.site.bucket_regional_domain_name
+    domain_name              = module.site.regional_domain_name
     origin_access_control_id = aws_cloudfront_origin_access_control.site.id
   }
 

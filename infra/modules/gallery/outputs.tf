@@ -1,11 +1,11 @@
 output "site_bucket" {
   description = "The private bucket the gallery's pages are synced to (`splatlib site DIR`, then `aws s3 sync`)."
-  value       = aws_s3_bucket.site.bucket
+  value       = module.site.bucket
 }
 
 output "site_bucket_arn" {
   description = "ARN of the site bucket."
-  value       = aws_s3_bucket.site.arn
+  value       = module.site.arn
 }
 
 output "origin" {

@@ -54,102 +54,25 @@ resource "aws_kms_alias" "data" {
   target_key_id = aws_kms_key.data.key_id
 }
 
-resource "aws_s3_bucket" "assets" {
-  bucket        = "${local.name}-assets-${local.account_id}"
-  force_destroy = var.force_destroy
-  tags          = var.common_tags
-}
-
-resource "aws_s3_bucket_public_access_block" "assets" {
-  bucket                  = aws_s3_bucket.assets.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "assets" {
-  bucket = aws_s3_bucket.assets.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_versioning" "assets" {
-  bucket = aws_s3_bucket.assets.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "assets" {
-  bucket = aws_s3_bucket.assets.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.data.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "assets" {
-  bucket = aws_s3_bucket.assets.id
-
-  dynamic "rule" {
-    for_each = toset(["frames/", "sfm/"])
-    content {
-      id     = "expire-${trimsuffix(rule.value, "/")}"
-      status = "Enabled"
-      filter {
-        prefix = rule.value
-      }
-      expiration {
-        days = var.intermediate_days
-      }
-    }
-  }
-
-  rule {
-    id     = "old-versions-and-unfinished-uploads"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_days
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.assets]
+module "assets" {
+  source          = "../private_bucket"
+  name            = "${local.name}-assets-${local.account_id}"
+  common_tags     = var.common_tags
+  force_destroy   = var.force_destroy
+  kms_key_arn     = aws_kms_key.data.arn
+  expire_prefixes = { "frames/" = var.intermediate_days, "sfm/" = var.intermediate_days }
+  noncurrent_days = var.noncurrent_days
 }
 
 resource "aws_s3_bucket_cors_configuration" "assets" {
   count  = length(var.cors_allowed_origins) > 0 ? 1 : 0
-  bucket = aws_s3_bucket.assets.id
+  bucket = module.assets.id
   cors_rule {
     allowed_methods = ["GET", "POST"]
     allowed_origins = var.cors_allowed_origins
     allowed_headers = ["*"]
     max_age_seconds = 3600
   }
-}
-
-resource "aws_s3_bucket_policy" "assets" {
-  bucket = aws_s3_bucket.assets.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "TLSOnly"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:*"
-      Resource  = [aws_s3_bucket.assets.arn, "${aws_s3_bucket.assets.arn}/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
-  })
-  depends_on = [aws_s3_bucket_public_access_block.assets]
 }
 
 resource "aws_dynamodb_table" "scenes" {

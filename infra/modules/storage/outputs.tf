@@ -1,11 +1,11 @@
 output "bucket" {
   description = "Name of the assets bucket."
-  value       = aws_s3_bucket.assets.bucket
+  value       = module.assets.bucket
 }
 
 output "bucket_arn" {
   description = "ARN of the assets bucket."
-  value       = aws_s3_bucket.assets.arn
+  value       = module.assets.arn
 }
 
 output "table" {
