@@ -17,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .blur import FAST as _FAST  # keeps NaN: a bad render must show in the loss
+from .blur import column_blur_row, row_blur
+
 _C1, _C2 = 0.01 ** 2, 0.03 ** 2
-_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}  # fast maths that keeps NaN (a bad render must show in the loss)
 
 
 @njit(parallel=True, fastmath=_FAST, cache=True)
@@ -60,19 +62,9 @@ def _ssim_rows(rows, taps, scale, out, row_sums):
     map's row sums and into `out` [3, H, 3W] the derivatives of scale·mean(SSIM) with respect to
     μx, E[x²] and E[xy]."""
     n_stats, height, n = rows.shape
-    n_taps = taps.shape[0]
-    half = n_taps // 2
     for r in prange(height):
-        acc = np.zeros((n_stats, n), np.float32)
-        for k in range(n_taps):
-            yy = r + k - half
-            if 0 <= yy < height:
-                t = taps[k]
-                for m in range(n_stats):
-                    a = acc[m]
-                    s = rows[m, yy]
-                    for i in range(np.uint64(n)):
-                        a[i] += t * s[i]
+        acc = np.empty((n_stats, n), np.float32)
+        column_blur_row(rows, taps, r, acc)
         total = 0.0
         d_mu, d_xx, d_xy = out[0, r], out[1, r], out[2, r]
         for i in range(np.uint64(n)):
@@ -92,45 +84,13 @@ def _ssim_rows(rows, taps, scale, out, row_sums):
 
 
 @njit(parallel=True, fastmath=_FAST, cache=True)
-def _row_blur(src, taps, out):
-    """out [C, H, 3W]: `src` blurred along rows, channels interleaved."""
-    n_ch, height, n = src.shape
-    n_taps = taps.shape[0]
-    half = n_taps // 2
-    for cy in prange(n_ch * height):
-        c = cy // height
-        y = cy % height
-        row = out[c, y]
-        s = src[c, y]
-        for i in range(np.uint64(n)):
-            row[i] = 0.0
-        for k in range(n_taps):
-            t = taps[k]
-            off = 3 * (k - half)
-            lo = max(0, -off)
-            hi = min(n, n - off)
-            for i in range(np.uint64(lo), np.uint64(hi)):
-                row[i] += t * s[np.uint64(np.int64(i) + off)]
-
-
-@njit(parallel=True, fastmath=_FAST, cache=True)
 def _gradient_rows(render, target, rows, taps, l1_scale, grad, row_sums):
     """Blur `rows` [3, H, 3W] along columns a row at a time, then the loss's gradient with respect
     to the render into `grad` [H, 3W] and |x − y| per row into `row_sums`."""
     n_maps, height, n = rows.shape
-    n_taps = taps.shape[0]
-    half = n_taps // 2
     for r in prange(height):
-        acc = np.zeros((n_maps, n), np.float32)
-        for k in range(n_taps):
-            yy = r + k - half
-            if 0 <= yy < height:
-                t = taps[k]
-                for m in range(n_maps):
-                    a = acc[m]
-                    s = rows[m, yy]
-                    for i in range(np.uint64(n)):
-                        a[i] += t * s[i]
+        acc = np.empty((n_maps, n), np.float32)
+        column_blur_row(rows, taps, r, acc)
         total = 0.0
         x_row, y_row, g = render[r], target[r], grad[r]
         for i in range(np.uint64(n)):
@@ -157,7 +117,7 @@ def loss_and_gradient(render: np.ndarray, target: np.ndarray, taps: np.ndarray, 
     derivatives = np.empty((3, height, width * 3), np.float32)
     ssim_rows = np.empty(height, np.float64)
     _ssim_rows(rows, taps, -lam / n, derivatives, ssim_rows)
-    _row_blur(derivatives, taps, rows[:3])  # the statistics are spent: their first three maps take the blur
+    row_blur(derivatives, taps, rows[:3], 3)  # the statistics are spent: their first three maps take the blur
     grad = np.empty((height, width * 3), np.float32)
     l1_rows = np.empty(height, np.float64)
     _gradient_rows(flat_render, flat_target, rows[:3], taps, (1 - lam) / n, grad, l1_rows)

@@ -15,13 +15,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .blur import FAST as _FAST  # fast maths that still sees NaN and inf
 from .sh import C0, C1, C2, C3
 
 EPS2D = 0.3  # px² low-pass added to the 2D covariance, as gsplat
 NEAR = 0.01
 _GUARD = 0.3  # the Jacobian is taken at most 30% of the half field of view outside the image, as gsplat
 _CHUNK = 512  # Gaussians per parallel task; scratch arrays are allocated once per task
-_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}  # fast maths that still sees NaN and inf
 
 
 @njit(inline="always", fastmath=_FAST, cache=True)
