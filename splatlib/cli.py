@@ -17,7 +17,7 @@ from .library import LocalStore, Scene, SQLiteCatalog, Status, validate_scene_id
 from .layout import CLEAN, HOLDOUT, SceneKeys
 from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
-from .scene_api import ApiError, SceneService
+from .scene_api import ApiError, SceneService, capture_cameras
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
 
 EXIT_FAILED = 1
@@ -249,8 +249,6 @@ def cmd_render(args) -> int:
     from .formats.ply import read_ply
     from .gs import camera_path
     from .stages.movie import plan_video, render_movie
-
-    from .scene_api import capture_cameras
 
     catalog, store = open_library(library_home(args.library))
     scene = catalog.get(validate_scene_id(args.id))

@@ -4,7 +4,7 @@ The same pages and scripts the server serves, in the same paths (`/`, `/static/â
 marked `data-backend="aws"` so that the scripts find the API and the sign-in in `/config.json`
 (which the deployment writes: Terraform's `gallery_config`), read the upload settings from
 `/options.json` and link scenes as `/scene.html?id=â€¦` (no server to route `/scenes/{id}`).
-Only the standard library and the option table: it runs where the gallery is deployed from.
+It needs neither torch nor numba: it runs where the gallery is deployed from.
 """
 
 from __future__ import annotations

@@ -109,8 +109,7 @@ export async function api(path, options = {}) {
     const entered = prompt("This server needs its API token:");
     if (entered) { await signInWithToken(entered); asked = false; return api(path, options); }
   }
-  if (!response.ok) throw new Error(errorMessage(await response.text(), response.statusText));
-  return response.status === 204 ? null : response.json();
+  return answer(response);
 }
 
 async function awsApi(path, options, again = true) {
@@ -120,13 +119,18 @@ async function awsApi(path, options, again = true) {
     localStorage.removeItem(SESSION);
     return awsApi(path, options, false);
   }
-  if (!response.ok) throw new Error(errorMessage(await response.text(), response.statusText));
-  return response.status === 204 ? null : response.json();
+  return answer(response);
 }
 
 /** The upload settings: the server's GET /api/options, or the static site's options.json. */
 export async function uploadOptions() {
   return onAws ? fetch("/options.json").then((r) => r.json()) : api("/api/options");
+}
+
+/** An API response's JSON (null for 204), or an Error with the message of its error body. */
+async function answer(response) {
+  if (!response.ok) throw new Error(errorMessage(await response.text(), response.statusText));
+  return response.status === 204 ? null : response.json();
 }
 
 /** The message of an API error body ({"error": {"code", "message"}}), else `fallback`. */
