@@ -43,6 +43,7 @@ The reference writer's 5 and 4 bits (buckets 8, 16) cost held-out PSNR rendered 
 demo −0.39 dB, lund +0.04 dB; at 7/6 bits −0.01 and −0.00 dB, for files 1.4–1.5× larger (demo 0.63 →
 0.95 MB, lund 1.48 → 2.12 MB; bench_format_fidelity, 2026-12-03). Every reader decodes any byte."""
 
+
 def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
