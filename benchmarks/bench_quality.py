@@ -34,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,15 +160,50 @@ def run_variant(name: str, source: Path, options: dict, code_root: Path) -> dict
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-WARM_UP = "from splatlib.gs.bench import time_train_step; time_train_step(2000, 64, 48, steps=1, warmup=1)"
+WARM_UP = ("import torch; from splatlib.gs.bench import time_train_step; from splatlib.gs.metrics import ssim; "
+           "time_train_step(2000, 64, 48, steps=1, warmup=1); ssim(torch.rand(48, 64, 3), torch.rand(48, 64, 3))")
 
 
 def warm_up(code_root: Path) -> None:
-    """Compile a code tree's numba kernels (cached beside its sources) before anything is timed: a
-    baseline's fresh worktree otherwise spends 10-25 s of its first scene compiling. Best effort:
-    an old revision without this benchmark hook just starts cold."""
+    """Compile a code tree's numba kernels (cached beside its sources: a training step's, and the
+    held-out SSIM's blur) before anything is timed: a baseline's fresh worktree otherwise spends
+    10-25 s of its first scene compiling. Best effort: an old revision without these just starts cold."""
     subprocess.run([sys.executable, "-c", WARM_UP], env=dict(os.environ, PYTHONPATH=str(code_root)), cwd=code_root,
                    capture_output=True, check=False)
+
+
+@contextmanager
+def baseline_tree(ref: str | None) -> Iterator[Path | None]:
+    """A temporary git worktree of `ref` (None without one), removed afterwards; this tree and it
+    are warmed up (`warm_up`) before the caller times anything."""
+    worktree = None
+    try:
+        if ref:
+            worktree = Path(tempfile.mkdtemp(prefix="ledger-baseline-"))
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), ref],
+                           check=True, capture_output=True)
+        for root in filter(None, (ROOT, worktree)):
+            warm_up(root)
+        yield worktree
+    finally:
+        if worktree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+
+
+def scene_inputs(scenes: list[str]) -> Iterator[tuple[str, Path, dict]]:
+    """(name, input, options beyond the defaults) of each of `scenes` whose data is here, made in a
+    temporary folder removed afterwards; a scene whose photo set is absent is reported and skipped."""
+    inputs = Path(tempfile.mkdtemp(prefix="ledger-inputs-"))
+    try:
+        for scene in scenes:
+            try:
+                source, extra = scene_input(scene, inputs)
+            except FileNotFoundError as exc:
+                print(f"{scene}: skipped ({exc} is absent)")
+                continue
+            yield scene, source, extra
+    finally:
+        shutil.rmtree(inputs, ignore_errors=True)
 
 
 def fmt(row: dict) -> str:
@@ -207,28 +244,16 @@ def main() -> None:
         return
 
     variants = [parse_variant(v) for v in args.variant] or [("default", {})]
-    runs = [(label, opts, ROOT) for label, opts in variants]
-    worktree = None
-    if args.baseline:
-        worktree = Path(tempfile.mkdtemp(prefix="ledger-baseline-"))
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.baseline],
-                       check=True, capture_output=True)
-        runs.append((args.baseline, variants[0][1], worktree))
     committed = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"scenes": {}}
     print(f"quality ledger, {time.strftime('%Y-%m-%d %H:%M')}, {cpu_model()}")
     if committed.get("machine"):
         print(f"committed results: {committed.get('date')} on {committed['machine']}")
     results: dict[str, dict[str, dict]] = {}
-    inputs = Path(tempfile.mkdtemp(prefix="ledger-inputs-"))
-    try:
-        for code_root in {root for _, _, root in runs}:
-            warm_up(code_root)
-        for scene in args.scenes.split(","):
-            try:
-                source, extra = scene_input(scene, inputs)
-            except FileNotFoundError as exc:
-                print(f"{scene}: skipped ({exc} is absent)")
-                continue
+    with baseline_tree(args.baseline) as worktree:
+        runs = [(label, opts, ROOT) for label, opts in variants]
+        if worktree is not None:
+            runs.append((args.baseline, variants[0][1], worktree))
+        for scene, source, extra in scene_inputs(args.scenes.split(",")):
             for label, opts, code in runs:
                 row = run_variant(scene, source, extra | opts, code)
                 results.setdefault(label, {})[scene] = row
@@ -245,10 +270,6 @@ def main() -> None:
                              "scenes": committed.get("scenes", {}) | {scene: results[variants[0][0]][scene]}}
                 RESULTS.parent.mkdir(exist_ok=True)
                 RESULTS.write_text(json.dumps(committed, indent=1) + "\n")
-    finally:
-        shutil.rmtree(inputs, ignore_errors=True)
-        if worktree is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
 
 
 if __name__ == "__main__":
