@@ -84,7 +84,7 @@ def _scene_state(lib):
         return None
     db = sqlite3.connect(path)
     try:
-        return db.execute("SELECT id, stage, status, message FROM scenes").fetchone()
+        return db.execute("SELECT id, stage, status FROM scenes").fetchone()
     except sqlite3.OperationalError:
         return None
     finally:
@@ -96,17 +96,18 @@ def _scene_state(lib):
 def test_killed_run_can_be_retried(tmp_path, orbit_video, sig):
     lib = str(tmp_path / "lib")
     cmd = [sys.executable, "-m", "splatlib.cli", "run", str(orbit_video), "--library", lib, *FAST_ARGS]
-    cmd[cmd.index("150")] = "3000"  # several seconds of steps: 600 could end within a second of the first report
+    cmd[cmd.index("150")] = "3000"  # long enough to be caught in training (600 steps could end within the second)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
         state = _scene_state(lib)
-        if state and state[1] == "train" and (state[3] or "").startswith("step"):  # optimising, not loading
+        if state and state[1] == "train":
             break
-        time.sleep(0.1)
+        time.sleep(0.2)
+    time.sleep(1.0)
     proc.send_signal(sig)
-    proc.wait(timeout=30)
-    scene_id, stage, status, _ = _scene_state(lib)
+    proc.wait(timeout=120)
+    scene_id, stage, status = _scene_state(lib)
     assert stage == "train"
     assert status == ("processing" if sig == signal.SIGKILL else "failed")
     retry = subprocess.run([sys.executable, "-m", "splatlib.cli", "scenes", "retry", scene_id, "--library", lib,
