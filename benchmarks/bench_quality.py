@@ -106,13 +106,6 @@ def fountain_with_true_cameras(data: Path, folder: Path) -> Path:
 
 def run_scene(name: str, source: Path, options: dict) -> dict:
     """One pipeline run of a ledger scene's `source` in a fresh library; the figures of the ledger."""
-    import torch
-
-    from splatlib.formats.ply import read_ply
-    from splatlib.gs.cameras import load_colmap, split_holdout
-    from splatlib.gs.metrics import psnr, ssim
-    from splatlib.gs.model import from_gaussians
-    from splatlib.gs.render import render
     from splatlib.library import LocalStore, SQLiteCatalog
     from splatlib.pipeline import Pipeline, PipelineOptions
 
@@ -133,31 +126,46 @@ def run_scene(name: str, source: Path, options: dict) -> dict:
             return row
         train = json.loads((store.path(f"outputs/{scene.id}") / "train.json").read_text())
         row["curve"] = [[c["seconds"], c["psnr"]] for c in train.get("psnr_curve", [])]
-        cams, _, _ = load_colmap(store.path(f"sfm/{scene.id}"), VIEWER_SIZE)
-        _, held_out = split_holdout(cams, 8)
-        params = {k: v.detach() for k, v in from_gaussians(read_ply(store.path(scene.ply_key))).items()}
-        degree = train.get("sh_degree", 3)
-        ps, ss = [], []
-        with torch.no_grad():
-            for cam in held_out:
-                img, _ = render(params, cam.viewmat, cam.K, cam.width, cam.height, degree)
-                ps.append(psnr(img.clamp(0, 1), cam.image))
-                ss.append(float(ssim(img.clamp(0, 1), cam.image)))
-        if held_out:
-            row["viewer_size"] = [held_out[0].width, held_out[0].height]
-            row["psnr_viewer"] = sum(ps) / len(ps)
-            row["ssim_viewer"] = sum(ss) / len(ss)
+        viewer = held_out_at(store.path(f"sfm/{scene.id}"), store.path(scene.ply_key), train.get("sh_degree", 3),
+                             VIEWER_SIZE)
+        if viewer is not None:
+            row["viewer_size"], row["psnr_viewer"], row["ssim_viewer"] = viewer
         return row
 
 
-def run_variant(name: str, source: Path, options: dict, code_root: Path) -> dict:
-    """Run `name` in a child process on the code under `code_root` (so a baseline uses its own code)."""
-    env = dict(os.environ, PYTHONPATH=str(code_root))
-    cmd = [sys.executable, __file__, "--one", name, "--source", str(source), "--options", json.dumps(options)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=code_root)
+def held_out_at(sfm_dir: Path, ply: Path, sh_degree: int, size: int) -> tuple[list[int], float, float] | None:
+    """The held-out views' size, mean PSNR and SSIM of the model in `ply`, rendered at `size` px long
+    side (never above the frames' own size); None when no view is held out."""
+    from splatlib.formats.ply import read_ply
+    from splatlib.gs.cameras import load_colmap, split_holdout
+    from splatlib.gs.model import from_gaussians
+    from splatlib.gs.trainer import evaluate
+
+    cams, _, _ = load_colmap(sfm_dir, size)
+    _, held_out = split_holdout(cams, 8)
+    if not held_out:
+        return None
+    params = {k: v.detach() for k, v in from_gaussians(read_ply(ply)).items()}
+    return [held_out[0].width, held_out[0].height], *evaluate(params, held_out, sh_degree)
+
+
+def run_child(script: str, args: list[str], code_root: Path) -> dict:
+    """Run `script` with `args` in a child process on the code under `code_root` (so a baseline uses
+    its own code); its last JSON line, or RuntimeError with the last line of its errors."""
+    out = subprocess.run([sys.executable, script, *args], env=dict(os.environ, PYTHONPATH=str(code_root)),
+                         capture_output=True, text=True, cwd=code_root, check=False)
     if out.returncode != 0:
-        return {"status": "error", "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "?"}
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "?")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_variant(name: str, source: Path, options: dict, code_root: Path) -> dict:
+    """Run `name` in a child process on the code under `code_root`; a failed child gives an error row."""
+    try:
+        return run_child(__file__, ["--one", name, "--source", str(source), "--options", json.dumps(options)],
+                         code_root)
+    except RuntimeError as exc:
+        return {"status": "error", "error": str(exc)}
 
 
 WARM_UP = ("import torch; from splatlib.gs.bench import time_train_step; from splatlib.gs.metrics import ssim; "

@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import ROOT, SCENES, baseline_tree, cpu_model, parse_variant, scene_inputs
+from bench_quality import ROOT, SCENES, baseline_tree, cpu_model, held_out_at, parse_variant, run_child, scene_inputs
 
 EVAL_SIZE = 512
 TRAIN_OPTIONS = ("iterations", "max_gaussians", "image_size", "sh_degree", "seed")  # what a scene sets for training
@@ -54,40 +52,16 @@ def map_scene(name: str, source: Path, options: dict, library: Path) -> Path:
 
 def train_once(sfm_dir: Path, options: dict) -> dict:
     """One training on `sfm_dir` with `options`; the figures this benchmark prints."""
-    import torch
-
-    from splatlib.formats.ply import read_ply
-    from splatlib.gs.cameras import load_colmap, split_holdout
-    from splatlib.gs.metrics import psnr, ssim
-    from splatlib.gs.model import from_gaussians
-    from splatlib.gs.render import render
     from splatlib.stages.train import TrainOptions, train_gaussians
 
     with tempfile.TemporaryDirectory(prefix="bench-training-") as out:
         report = train_gaussians(sfm_dir, Path(out), TrainOptions(**options))
-        params = {k: v.detach() for k, v in from_gaussians(read_ply(Path(out) / report["ply"])).items()}
-    cams, _, _ = load_colmap(sfm_dir, EVAL_SIZE)
-    _, held_out = split_holdout(cams, 8)
-    ps, ss = [], []
-    with torch.no_grad():
-        for cam in held_out:
-            img = render(params, cam.viewmat, cam.K, cam.width, cam.height, report["sh_degree"])[0].clamp(0, 1)
-            ps.append(psnr(img, cam.image))
-            ss.append(float(ssim(img, cam.image)))
+        eval_size, psnr_eval, ssim_eval = held_out_at(sfm_dir, Path(out) / report["ply"], report["sh_degree"],
+                                                      EVAL_SIZE)
     return {"seconds": report["train_seconds"], "steps": report["iterations"], "gaussians": report["num_gaussians"],
-            "size": report["image_size"], "psnr": report["psnr"], "ssim": report["ssim"],
-            "eval_size": [held_out[0].width, held_out[0].height], "psnr_eval": sum(ps) / len(ps),
-            "ssim_eval": sum(ss) / len(ss), "train_psnr": report["train_psnr"],
+            "size": report["image_size"], "psnr": report["psnr"], "ssim": report["ssim"], "eval_size": eval_size,
+            "psnr_eval": psnr_eval, "ssim_eval": ssim_eval, "train_psnr": report["train_psnr"],
             "curve": [[c["seconds"], c["psnr"]] for c in report["psnr_curve"]]}
-
-
-def child(args: list[str], code_root: Path) -> dict:
-    """Run this file's `args` in a child process on the code under `code_root`; its last JSON line."""
-    out = subprocess.run([sys.executable, __file__, *args], env=dict(os.environ, PYTHONPATH=str(code_root)),
-                         capture_output=True, text=True, cwd=code_root, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "child failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def fmt(row: dict) -> str:
@@ -125,12 +99,12 @@ def main() -> None:
         if worktree is not None:
             runs += [(f"{args.baseline}:{label}", opts, worktree) for label, opts in variants]
         for scene, source, extra in scene_inputs(args.scenes.split(",")):
-            mapped = child(["--map", scene, str(source), json.dumps(extra)], ROOT)
+            mapped = run_child(__file__, ["--map", scene, str(source), json.dumps(extra)], ROOT)
             try:
                 for label, opts, code in runs:
                     train_opts = {k: v for k, v in extra.items() if k in TRAIN_OPTIONS} | opts
                     try:
-                        row = child(["--train", mapped["sfm"], json.dumps(train_opts)], code)
+                        row = run_child(__file__, ["--train", mapped["sfm"], json.dumps(train_opts)], code)
                     except RuntimeError as exc:
                         print(f"{scene:<15} {label:<16} failed: {exc}", flush=True)
                         continue

@@ -142,7 +142,7 @@ def test_minutes_budget_end_to_end(tmp_path, capsys, orbit_video):
                         "--max-gaussians", "4000", "-q")
     s = json.loads(out)
     assert code == 0 and s["status"] == "completed", s["error"]
-    assert sum(s["metrics"]["seconds"].values()) < 0.75 * 60 * 1.15  # within the budget
+    assert sum(s["metrics"]["seconds"].values()) < 0.75 * 60 * 1.15  # about the budget, not the 2000 steps
     train = json.loads((Path(s["ply"]).parents[2] / "train.json").read_text())
     assert train["planned"]["seconds"] < 45 and train["iterations"] > 100 and s["metrics"]["psnr"] > 14
 
