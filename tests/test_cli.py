@@ -97,7 +97,9 @@ def test_killed_run_can_be_retried(tmp_path, orbit_video, sig):
     lib = str(tmp_path / "lib")
     cmd = [sys.executable, "-m", "splatlib.cli", "run", str(orbit_video), "--library", lib, *FAST_ARGS]
     cmd[cmd.index("150")] = "3000"  # long enough to be caught in training (600 steps could end within the second)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # as a terminal's Ctrl-C finds it: a shell's background job (as CI may run the suite) ignores SIGINT
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline:
         state = _scene_state(lib)
