@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from . import heap
 from .errors import DiskFull, InputError, LeaseLost, SceneBusy, SceneNotFound, SplatError
 from .library import BlobStore, Catalog, Owner, Scene, Status, new_scene_id
 from .layout import METRICS, PREVIEW, SOG, SPLAT, SPZ, THUMBNAIL, SceneKeys
@@ -477,11 +478,14 @@ class Pipeline:
         if stale.exists():
             shutil.rmtree(stale)
         spent = sum(scene.metrics.get("seconds", {}).values())
-        report = train_gaussians(self.store.local_dir(k.sfm), out,
-                                 TrainOptions(iterations=options.iterations, max_gaussians=options.max_gaussians,
-                                              image_size=options.image_size, sh_degree=options.sh_degree,
-                                              device=options.device, seconds=options.train_seconds(spent)),
-                                 progress)
+        try:
+            report = train_gaussians(self.store.local_dir(k.sfm), out,
+                                     TrainOptions(iterations=options.iterations, max_gaussians=options.max_gaussians,
+                                                  image_size=options.image_size, sh_degree=options.sh_degree,
+                                                  device=options.device, seconds=options.train_seconds(spent)),
+                                     progress)
+        finally:
+            heap.give_back()  # the steps' arrays stayed in the heap for reuse (splatlib.heap)
         self._save(k.outputs, progress)
         ply_key = k.output(report["ply"])
         return {"ply_key": ply_key,
