@@ -16,6 +16,14 @@ frame, as the ledger.
     .venv/bin/python benchmarks/bench_training.py --scenes fountain --baseline HEAD   # training code before/after
 
 Variants are `TrainOptions` fields (iterations, max_gaussians, image_size, sh_degree, seed).
+
+Training is chaotic: a change that only rounds differently moved fountain_p11 by 1.4 dB on one model,
+and seeds spread it over about 1.5 dB (README, "Training is chaotic"). `--seeds 0,1,2` trains every
+variant with each seed (variants alternate within a seed, so a slow spell of the machine hits all)
+and ends each scene with every variant's mean and standard deviation over the seeds:
+
+    .venv/bin/python benchmarks/bench_training.py --scenes fountain --seeds 0,1,2 --baseline HEAD
+
 Run alone on the machine (parallel CPU work slows the kernels).
 """
 
@@ -24,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -71,12 +80,23 @@ def fmt(row: dict) -> str:
             f"SSIM {row['ssim_eval']:.3f} | train {row['train_psnr']:.1f} dB")
 
 
+def summary(rows: list[dict]) -> str:
+    """Mean ± standard deviation over seeds of one variant's figures."""
+    def spread(key: str, digits: int) -> str:
+        values = [r[key] for r in rows]
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
+    return (f"{len(rows)} seeds: train {spread('seconds', 1)} s | held-out {spread('psnr', 2)} dB "
+            f"SSIM {spread('ssim', 3)} | at eval size {spread('psnr_eval', 2)} dB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenes", default="fountain,lund", help="comma-separated subset of " + ", ".join(SCENES))
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE,…",
                     help="training options (default: one variant, the defaults)")
     ap.add_argument("--baseline", metavar="GIT_REF", help="also train with the code of this revision, same models")
+    ap.add_argument("--seeds", help="comma-separated seeds: every variant once per seed, then mean ± sd")
     ap.add_argument("--map", nargs=3, help=argparse.SUPPRESS)  # child: scene, source, options -> sfm folder
     ap.add_argument("--train", nargs=2, help=argparse.SUPPRESS)  # child: sfm folder, options -> figures
     args = ap.parse_args()
@@ -93,6 +113,7 @@ def main() -> None:
         return
 
     variants = [parse_variant(v) for v in args.variant] or [("default", {})]
+    seeds: list[int | None] = [int(x) for x in args.seeds.split(",")] if args.seeds else [None]
     print(f"training on fixed SfM models, {time.strftime('%Y-%m-%d %H:%M')}, {cpu_model()}")
     with baseline_tree(args.baseline) as worktree:
         runs = [(label, opts, ROOT) for label, opts in variants]
@@ -100,17 +121,27 @@ def main() -> None:
             runs += [(f"{args.baseline}:{label}", opts, worktree) for label, opts in variants]
         for scene, source, extra in scene_inputs(args.scenes.split(",")):
             mapped = run_child(__file__, ["--map", scene, str(source), json.dumps(extra)], ROOT)
+            done: dict[str, list[dict]] = {label: [] for label, _, _ in runs}
             try:
-                for label, opts, code in runs:
-                    train_opts = {k: v for k, v in extra.items() if k in TRAIN_OPTIONS} | opts
-                    try:
-                        row = run_child(__file__, ["--train", mapped["sfm"], json.dumps(train_opts)], code)
-                    except RuntimeError as exc:
-                        print(f"{scene:<15} {label:<16} failed: {exc}", flush=True)
-                        continue
-                    print(f"{scene:<15} {label:<16} {fmt(row)}", flush=True)
-                    print(f"{'':<15} {'':<16} curve (s, dB): " + " ".join(f"{s:.0f}:{p:.2f}" for s, p in row["curve"]),
-                          flush=True)
+                for seed in seeds:
+                    for label, opts, code in runs:
+                        train_opts = {k: v for k, v in extra.items() if k in TRAIN_OPTIONS} | opts
+                        name = label
+                        if seed is not None:
+                            train_opts["seed"], name = seed, f"{label}/s{seed}"
+                        try:
+                            row = run_child(__file__, ["--train", mapped["sfm"], json.dumps(train_opts)], code)
+                        except RuntimeError as exc:
+                            print(f"{scene:<15} {name:<16} failed: {exc}", flush=True)
+                            continue
+                        done[label].append(row)
+                        print(f"{scene:<15} {name:<16} {fmt(row)}", flush=True)
+                        print(f"{'':<15} {'':<16} curve (s, dB): "
+                              + " ".join(f"{s:.0f}:{p:.2f}" for s, p in row["curve"]), flush=True)
+                if len(seeds) > 1:
+                    for label, rows in done.items():
+                        if rows:
+                            print(f"{scene:<15} {label:<16} {summary(rows)}", flush=True)
             finally:
                 shutil.rmtree(mapped["library"], ignore_errors=True)
 
