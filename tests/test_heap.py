@@ -17,7 +17,7 @@ else:
 import numpy as np
 
 def rss_mb():
-    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+    return int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
 
 for i in range(6):  # the same 128 MB array every step, as a training step's gradients
     if i == 2:
