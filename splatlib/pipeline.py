@@ -25,8 +25,7 @@ from .layout import METRICS, PREVIEW, SOG, SPLAT, SPZ, THUMBNAIL, SceneKeys
 from .library.catalog import lease_lost
 from .library.store import local_bytes
 from .space import disk_full, ensure_room, is_disk_full
-from .media import IMAGE_SUFFIXES
-from .stages.frames import FrameOptions, extract_frames, input_kind
+from .stages.frames import FrameOptions, extract_frames, input_kind, photo_files
 from .options import OPTIONS, default
 from .stages.posed import PROJECT, PROJECT_KINDS, import_project, project_files, project_images
 from .stages.sfm import FEATURES, SfmOptions, run_sfm
@@ -199,8 +198,7 @@ class Pipeline:
             relative = project_files(source, kind)
             files = [source / name for name in relative]
         else:
-            files = [source] if kind == "video" else \
-                [p for p in sorted(source.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            files = [source] if kind == "video" else photo_files(source)
         folder = {"video": prefix, "photos": f"{prefix}/photos"}.get(kind, f"{prefix}/{PROJECT}")
         names = {}  # stored name -> the user's name
         size = scene.metrics["upload_bytes"] = sum(path.stat().st_size for path in files)  # listing never walks uploads

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import splatlib.pipeline as pipeline_module
-from splatlib.errors import LeaseLost
+from splatlib.errors import InputError, LeaseLost
 from splatlib.formats.ply import read_ply
 from splatlib.library import Status
 from splatlib.scene_api import SceneService
@@ -147,6 +147,26 @@ def test_photos_whose_names_clean_up_alike_are_all_kept(pipeline, tmp_path):
     assert sorted(p.name for p in stored.iterdir()) == ["a_b-2.jpg", "a_b.jpg", "upload.png"]
     names = json.loads(pipeline.store.path(f"uploads/{scene.id}/names.json").read_text())
     assert names == {"a_b.jpg": "a b.jpg", "a_b-2.jpg": "a_b.jpg", "upload.png": "é.png"}
+
+
+def test_a_dataset_folder_gives_the_photos_of_its_images_folder(pipeline, tmp_path):
+    dataset = tmp_path / "fountain"  # the layout of many datasets: photos in images/, cameras beside
+    (dataset / "images").mkdir(parents=True)
+    (dataset / "gt_cameras").mkdir()
+    (dataset / "K.txt").write_text("1 0 0")
+    for i in range(3):
+        Image.fromarray(np.full((20, 30, 3), 60 * i, np.uint8)).save(dataset / "images" / f"{i}.jpg")
+    scene = pipeline.run(pipeline.create_scene(dataset, options=FAST).id, until="frames")
+    assert scene.title == "fountain" and scene.metrics["total_frames"] == 3, scene.error
+    assert sorted(p.name for p in pipeline.store.path(scene.input_key).iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
+
+
+def test_a_folder_without_photos_is_refused_before_a_scene_exists(pipeline, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no photos here")
+    with pytest.raises(InputError, match="notes holds no photos .*neither itself nor in an images/ folder"):
+        pipeline.create_scene(tmp_path / "notes")
+    assert pipeline.catalog.list() == []
 
 
 def test_a_decompression_bomb_fails_the_scene_clearly(pipeline, tmp_path, bomb_png):

@@ -50,6 +50,19 @@ def input_kind(path: Path) -> str:
     raise InputError(f"{path}: no such file or folder")
 
 
+def photo_files(folder: Path) -> list[Path]:
+    """The photos of a photo folder, by name: its own, or when it has none those of its `images/`
+    subfolder (the layout of many datasets, with cameras or masks beside it); InputError if neither
+    holds a photo."""
+    for place in (folder, folder / "images"):
+        if place.is_dir():
+            photos = sorted(p for p in place.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if photos:
+                return photos
+    raise InputError(f"{folder.name} holds no photos ({', '.join(sorted(IMAGE_SUFFIXES))}), "
+                     f"neither itself nor in an images/ folder; give a folder of photos or a video")
+
+
 def extract_frames(source: Path, out_dir: Path, options: FrameOptions = FrameOptions(),
                    progress: Progress = no_progress) -> dict:
     """Write `frame_%04d.jpg` into `out_dir` from a video file or a photo folder.
@@ -136,7 +149,7 @@ def _from_video(video: Path, out_dir: Path, options: FrameOptions, progress: Pro
 
 
 def _from_photos(folder: Path, out_dir: Path, options: FrameOptions, progress: Progress) -> dict:
-    photos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    photos = photo_files(folder)
     if len(photos) < MIN_FRAMES:
         raise InputError(f"{folder.name} has {len(photos)} photo(s); at least {MIN_FRAMES} are needed")
     if len(photos) > options.max_frames:
