@@ -19,7 +19,8 @@ def rasterize_torch(proj: Projected, colors: torch.Tensor, opacities: torch.Tens
     tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
     n_tiles = tiles_x * tiles_y
     tile_start, gauss_of_pair = (torch.from_numpy(a) for a in bin_tiles(
-        proj.means2d.detach().numpy(), proj.radii.numpy(), proj.depths.detach().numpy(), tiles_x, tiles_y)[:2])
+        proj.means2d.detach().numpy(), proj.conics.detach().numpy(), opacities.detach().contiguous().numpy(),
+        proj.radii.numpy(), proj.depths.detach().numpy(), tiles_x, tiles_y)[:2])
     counts = tile_start.diff()
     tile_of_pair = torch.repeat_interleave(torch.arange(n_tiles), counts)
     start = torch.cumsum(counts, 0) - counts

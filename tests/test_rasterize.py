@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from splatlib.gs import cpu_kernels as kernels
 from splatlib.gs.metrics import psnr
 from splatlib.gs.optim import GaussianAdam
 from splatlib.gs.rasterize import _ProjectColor, quat_to_rotmat, rasterize, render
@@ -60,6 +61,32 @@ def test_kernels_match_dense_reference(seed):
     for name, a, b in zip(["means", "scales", "quats", "opacities", "colors"], g_fast, g_ref):
         rel = float((a - b).norm() / b.norm())
         assert rel < 1e-3, f"{name}: relative gradient error {rel:.2e}"
+
+
+def test_tiles_follow_each_gaussians_ellipse_not_its_square():
+    """Thin and faint Gaussians are binned to the tiles their alpha ≥ 1/255 ellipse can reach: far
+    fewer pairs than their 3-sigma squares, and the image the dense reference (squares) gives."""
+    w, h = 96, 80
+    n = 300
+    g = torch.Generator().manual_seed(3)
+    means = torch.cat([torch.rand(n, 2, generator=g) * 3 - 1.5, torch.full((n, 1), 3.0)], 1).requires_grad_()
+    scales = torch.exp(torch.tensor([math.log(0.3), math.log(0.004), math.log(0.004)]).repeat(n, 1))  # needles
+    quats = torch.randn(n, 4, generator=g)
+    opac = 0.02 + torch.rand(n, generator=g) * 0.1  # faint: their ellipse is well inside 3 sigma
+    colors = torch.rand(n, 3, generator=g)
+    K = torch.tensor([[60.0, 0, w / 2], [0, 60.0, h / 2], [0, 0, 1]])
+    proj = project(means, quats, scales, torch.eye(4), K, w, h)
+    tiles_x, tiles_y = (w + kernels.TILE - 1) // kernels.TILE, (h + kernels.TILE - 1) // kernels.TILE
+    arrays = [x.detach().contiguous().numpy() for x in (proj.means2d, proj.conics, opac, proj.radii, proj.depths)]
+    pairs = len(kernels.bin_tiles(*arrays, tiles_x, tiles_y)[1])
+    m, r = proj.means2d.detach(), proj.radii.double()
+    span = [(torch.clamp(torch.floor((m[:, i] + r) / kernels.TILE) + 1, 0, t) - torch.clamp(torch.floor((m[:, i] - r) / kernels.TILE), 0, t))
+            for i, t in ((0, tiles_x), (1, tiles_y))]
+    squares = int((span[0] * span[1])[proj.radii > 0].sum())
+    assert pairs < 0.5 * squares, (pairs, squares)
+    img = rasterize(proj, colors, opac, w, h)[0]
+    ref = rasterize_dense(proj, colors, opac, w, h, torch.zeros(3))
+    assert (img - ref).abs().max() < 1e-4 and ref.std() > 0.02
 
 
 def test_fit_a_synthetic_image():
