@@ -3,6 +3,9 @@ splatlib's numba rasterizer against a vectorised PyTorch autograd rasterizer, sa
 
 Run: .venv/bin/python benchmarks/bench_train_step.py [--sizes 10000x256x256 ...] [--steps 10]
 
+`--scene ID` times the same steps on a finished scene of the library (its trained Gaussians, its
+training views at the training size, cycling through them): real Gaussians are anisotropic and of
+every size, which random scenes are not, and a kernel change can move the two differently.
 `--profile` also prints where one step's time goes: each numba kernel (timed around its call) and
 the rest (PyTorch glue, the L1 loss, conversions), in ms per step and as a share of the step.
 
@@ -63,8 +66,52 @@ KERNELS = [("cpu_project", "project_forward", "projection + SH colours"), ("cpu_
            ("cpu_project", "project_backward", "projection + SH backward"), ("optim", "adam_update", "Adam")]
 
 
-def profile(sizes: list[str], steps: int) -> None:
-    """ms per step in each kernel, timed by wrapping the module attribute each caller looks up."""
+def scene_steps(scene_id: str, home: str | None, image_size: int):
+    """A `time_train_step`-like function over scene `scene_id`'s trained model and training views."""
+    import statistics
+
+    import torch
+
+    from splatlib.cli import library_home, open_library
+    from splatlib.formats.ply import read_ply
+    from splatlib.gs.cameras import load_colmap, split_holdout
+    from splatlib.gs.metrics import photometric_loss
+    from splatlib.gs.model import from_gaussians
+    from splatlib.gs.optim import GaussianAdam
+    from splatlib.gs.render import render
+    from splatlib.gs.trainer import TrainConfig
+    from splatlib.layout import SceneKeys
+    from splatlib.stages.train import TrainOptions
+
+    catalog, store = open_library(library_home(home))
+    scene = catalog.get(scene_id)
+    if not scene.ply_key:
+        sys.exit(f"scene {scene_id} has no trained model ({scene.status.value})")
+    params = from_gaussians(read_ply(store.path(scene.ply_key)))
+    cams, _, _ = load_colmap(store.path(SceneKeys(scene.id).sfm), image_size)
+    cams = split_holdout(cams, TrainOptions().holdout_every)[0]
+    print(f"scene {scene.id} ({scene.title}): {len(params['means'])} Gaussians, {len(cams)} training views at "
+          f"{cams[0].width}x{cams[0].height}")
+
+    def steps(steps: int, warmup: int) -> dict:
+        optim = GaussianAdam({k: v.detach().clone().requires_grad_() for k, v in params.items()},
+                             TrainConfig().step_lrs(1.0))
+        times = []
+        for i in range(warmup + steps):
+            cam = cams[i % len(cams)]
+            t0 = time.perf_counter()
+            img, _ = render(optim.params, cam.viewmat, cam.K, cam.width, cam.height, 3)
+            photometric_loss(img, cam.image).backward()
+            optim.step()
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+        return {"ms_per_step": 1000 * statistics.median(times), "ms_mean": 1000 * statistics.fmean(times)}
+    return steps
+
+
+def profile(runs: list, steps: int) -> None:
+    """ms per step in each kernel, timed by wrapping the module attribute each caller looks up;
+    `runs`: (label, function(steps, warmup) -> time_train_step's result)."""
     import importlib
 
     spent: dict[str, float] = defaultdict(float)
@@ -80,14 +127,11 @@ def profile(sizes: list[str], steps: int) -> None:
     for module, name, label in KERNELS:
         owner = importlib.import_module(f"splatlib.gs.{module}")
         setattr(owner, name, timed(getattr(owner, name), label))
-    for spec in sizes:
-        n, w, h = (int(x) for x in spec.split("x"))
-        time_train_step(n, w, h, steps=1, warmup=2)  # compiles and warms up outside the count
+    for label, run in runs:
+        run(1, 2)  # compiles and warms up outside the count
         spent.clear()
-        t0 = time.perf_counter()
-        time_train_step(n, w, h, steps=steps, warmup=0)
-        total = (time.perf_counter() - t0) / steps
-        print(f"{n} Gaussians at {w}x{h}: {1000 * total:.1f} ms per step (mean of {steps})")
+        total = run(steps, 0)["ms_mean"] / 1000  # the steps alone, not the scene's set-up
+        print(f"{label}: {1000 * total:.1f} ms per step (mean of {steps})")
         for _, _, label in KERNELS:
             print(f"  {label:<28} {1000 * spent[label] / steps:7.1f} ms {100 * spent[label] / steps / total:5.1f}%")
         rest = total - sum(spent.values()) / steps
@@ -104,9 +148,22 @@ def main() -> None:
     parser.add_argument("--wait-policy", choices=["active", "passive"], help="OMP_WAIT_POLICY for --concurrent")
     parser.add_argument("--repeats", type=int, default=3, help="--concurrent: alone/together rounds per size")
     parser.add_argument("--profile", action="store_true", help="where one step's time goes, kernel by kernel")
+    parser.add_argument("--scene", metavar="ID", help="time steps on this finished scene of the library instead")
+    parser.add_argument("--library", help="the library's folder (default: as the splatlib command)")
+    parser.add_argument("--image-size", type=int, default=512, help="--scene: long side of the training views")
     args = parser.parse_args()
+    if args.scene:
+        run = scene_steps(args.scene, args.library, args.image_size)
+        if args.profile:
+            profile([(f"scene {args.scene}", run)], args.steps)
+        else:
+            run(1, 2)
+            print(f"scene {args.scene}: {run(args.steps, 0)['ms_per_step']:.1f} ms per step (median of {args.steps})")
+        return
     if args.profile:
-        profile(args.sizes, args.steps)
+        profile([(f"{n} Gaussians at {w}x{h}", lambda steps, warmup, n=n, w=w, h=h:
+                  time_train_step(n, w, h, steps=steps, warmup=warmup))
+                 for n, w, h in ((int(x) for x in spec.split("x")) for spec in args.sizes)], args.steps)
         return
     if args.concurrent:
         concurrent(args.sizes, args.concurrent, args.steps, args.wait_policy, args.repeats)

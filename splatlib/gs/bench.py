@@ -75,7 +75,7 @@ def time_train_step(n: int, width: int, height: int, steps: int = 10, warmup: in
             times.append(time.perf_counter() - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {"gaussians": n, "width": width, "height": height, "ms_per_step": round(1000 * statistics.median(times), 2),
-              "steps": steps, "peak_rss_mb": round(peak_mb, 1), "threads": torch.get_num_threads(),
+              "ms_mean": round(1000 * statistics.fmean(times), 3), "steps": steps, "peak_rss_mb": round(peak_mb, 1), "threads": torch.get_num_threads(),
               "backend": "torch baseline" if rasterizer is not None else describe(device)}
     if device.type == "cuda":
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
