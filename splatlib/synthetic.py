@@ -90,11 +90,10 @@ def render_view(rot: np.ndarray, centre: np.ndarray, width: int, height: int,
     colour[:] = sky
 
     # ground plane z = 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # rays parallel to the ground never hit it
         t = -o[2] / dirs[..., 2]
-    hit = (t > 1e-4) & (t < best_t)
-    p = o + t[..., None] * dirs
-    hit &= np.hypot(p[..., 0], p[..., 1]) < _WALL_RADIUS
+        p = o + t[..., None] * dirs
+    hit = (t > 1e-4) & (t < best_t) & (np.hypot(p[..., 0], p[..., 1]) < _WALL_RADIUS)
     colour[hit] = _sample(textures[0], p[hit][:, 0] * 0.3, p[hit][:, 1] * 0.3)
     best_t[hit] = t[hit]
 
