@@ -45,6 +45,12 @@ def exp_neg(x):
     return p * p
 
 
+@njit(inline="always", cache=True)
+def _alpha_level(op):
+    """2·ln(255·opacity): alpha reaches 1/255 where dᵀ·conic·d is at most this (≤ 0: nowhere)."""
+    return 2.0 * math.log(max(op * 255.0, 1.0))
+
+
 @njit(inline="always", fastmath=True, cache=True)
 def _rows(my, ca, cb, cc, op, oy):
     """Rows of a tile (local coordinates) where a Gaussian's alpha can reach 1/255.
@@ -52,7 +58,7 @@ def _rows(my, ca, cb, cc, op, oy):
     The ellipse {d : dᵀ·conic·d ≤ 2·ln(255·opacity)} bounds every pixel with alpha ≥ 1/255, so
     skipping the rows outside its bounding box changes nothing in the result.
     """
-    level = 2.0 * math.log(max(op * 255.0, 1.0))
+    level = _alpha_level(op)
     det = ca * cc - cb * cb
     if level <= 0.0 or det <= 0.0:
         return 0, 0
@@ -265,7 +271,7 @@ def _half_extents(ca, cb, cc, op, radius):
     """Half width and height (pixels) of the box a Gaussian can draw in: its ellipse of alpha ≥ 1/255
     (see `_rows`) within its 3-sigma square, the bound the image is defined by; -1 when it draws
     nothing. On trained scenes the box meets half the tiles the square does."""
-    level = 2.0 * math.log(max(np.float64(op) * 255.0, 1.0))
+    level = _alpha_level(np.float64(op))
     det = np.float64(ca) * cc - np.float64(cb) * cb
     if level <= 0.0 or det <= 0.0:
         return -1.0, -1.0
