@@ -37,7 +37,7 @@ from ..options import BY_NAME, OPTIONS
 from ..options import table as options_table
 from ..pipeline import Pipeline, PipelineOptions, safe_filename, unique_filename
 from ..scene_api import DOWNLOADS, ApiError, SceneService, as_api_error, capture_cameras, error_body
-from .vendor import find_vendor_dir
+from .vendor import MOUNTS, find_vendor_dir
 from .worker import Workers
 
 log = logging.getLogger(__name__)
@@ -444,10 +444,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     vendor = settings.vendor_dir or find_vendor_dir()
     if vendor is not None:
-        app.mount("/vendor/three", StaticFiles(directory=vendor / "three"), name="three")
-        app.mount("/vendor/spark", StaticFiles(directory=vendor / "@sparkjsdev" / "spark" / "dist"), name="spark")
-        if (vendor / "swagger-ui-dist").is_dir():
-            app.mount("/vendor/swagger", StaticFiles(directory=vendor / "swagger-ui-dist"), name="swagger")
+        for url, (package, folder) in MOUNTS.items():
+            if (vendor / package / folder).is_dir():  # a vendor_dir given in the settings may hold only some
+                app.mount(url, StaticFiles(directory=vendor / package / folder), name=package)
     else:
         log.warning("three.js / Spark not found (run `npm ci`): the 3D viewer will be unavailable")
     return app

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from ..options import table
 from ..pipeline import PipelineOptions
-from .vendor import FILES, find_vendor_dir
+from .vendor import FILES, MOUNTS, find_vendor_dir
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGES = ("index.html", "scene.html")
-VENDOR_PATHS = {"three": "vendor/three", "@sparkjsdev/spark": "vendor/spark"}  # as the server mounts them
-_SPARK_DIST = "dist/"
+VIEWER = ("/vendor/three", "/vendor/spark")  # the 3D viewer's scripts, in the server's paths (no API docs here)
 
 
 def build_site(dest: Path, vendor_dir: Path | None = None) -> list[str]:
@@ -45,9 +44,10 @@ def build_site(dest: Path, vendor_dir: Path | None = None) -> list[str]:
         if '<html lang="en">' not in html:
             raise ValueError(f"{page}: no <html lang=\"en\"> tag to mark for the static site")
         put(page, html.replace('<html lang="en">', '<html lang="en" data-backend="aws">', 1).encode())
-    for package, prefix in VENDOR_PATHS.items():
+    for url in VIEWER:
+        package, folder = MOUNTS[url]
         for name in FILES[package]:
-            relative = name.removeprefix(_SPARK_DIST) if package == "@sparkjsdev/spark" else name
-            put(f"{prefix}/{relative}", (Path(vendor) / package / name).read_bytes())
+            relative = name.removeprefix(f"{folder}/") if folder else name
+            put(f"{url.lstrip('/')}/{relative}", (Path(vendor) / package / name).read_bytes())
     put("options.json", json.dumps(table(PipelineOptions())).encode())
     return written

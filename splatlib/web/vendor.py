@@ -17,6 +17,11 @@ FILES = {  # npm package -> the files the pages load (the import map and the doc
     "@sparkjsdev/spark": ["dist/spark.module.js", "LICENSE"],
     "swagger-ui-dist": ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"],
 }
+MOUNTS = {  # URL prefix the pages load from -> (npm package, its folder served there)
+    "/vendor/three": ("three", ""),
+    "/vendor/spark": ("@sparkjsdev/spark", "dist"),
+    "/vendor/swagger": ("swagger-ui-dist", ""),
+}
 PACKAGED = Path(__file__).resolve().parent / "vendor"
 
 
