@@ -24,8 +24,8 @@ from PIL import Image
 from ..errors import InputError, ReconstructionError
 from ..layout import SFM_REPORT
 from ..media import IMAGE_SUFFIXES
-from ..space import ensure_room
 from . import Progress, no_progress
+from .sfm import model_figures, write_undistorted
 
 log = logging.getLogger(__name__)
 
@@ -148,31 +148,16 @@ def import_project(folder: Path, out_dir: Path, kind: str, sfm_max_size: int = 1
                 f"only {model.num_points3D()} 3D points could be triangulated from the {total} given cameras; the "
                 "poses may not belong to these images (transforms.json's axes are OpenGL's: x right, y up, "
                 "z backwards), or the images may not overlap")
-        t0 = time.perf_counter()
         progress(0.9, "undistorting images")
-        model_dir = work / "model"
-        model_dir.mkdir(exist_ok=True)
-        model.write(model_dir)
-        ensure_room(out_dir, 3 * sum((images_dir / v.name).stat().st_size for v in views), "the undistorted images")
-        pycolmap.undistort_images(out_dir, model_dir, images_dir, output_type="COLMAP")
-        seconds["undistort"] = time.perf_counter() - t0
-    nested = out_dir / "sparse" / "0"
-    if nested.is_dir():
-        for f in nested.iterdir():
-            f.rename(out_dir / "sparse" / f.name)
-        nested.rmdir()
+        image_bytes = sum((images_dir / v.name).stat().st_size for v in views)
+        seconds["undistort"] = write_undistorted(model, images_dir, image_bytes, out_dir, work)
     _pinhole_where_undistorted(out_dir / "sparse")
-    for junk in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
-        path = out_dir / junk
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     report = {
         "source": "transforms.json" if kind == "transforms" else "COLMAP project",
         "points": "triangulated from SIFT matches, cameras fixed" if triangulated else "the project's own",
         "total_frames": total,
         "registered_frames": model.num_reg_images(),
-        "points3D": model.num_points3D(),
-        "mean_reprojection_error": float(model.compute_mean_reprojection_error()),
-        "mean_track_length": float(model.compute_mean_track_length()),
+        **model_figures(model),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     (out_dir / SFM_REPORT).write_text(json.dumps(report, indent=1))

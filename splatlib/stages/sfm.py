@@ -130,18 +130,9 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
             models, best, remaps, ratio = _remap_while_jumpy(colmap, chosen, models, best, Path(tmp))
             registered = best.num_reg_images()
 
-        t0 = time.perf_counter()
         progress(0.95, "undistorting images")
-        model_dir = Path(tmp) / "best"
-        model_dir.mkdir()
-        best.write(model_dir)
-        # COLMAP's JPEG writer ends the whole process when the disk fills (libjpeg's exit()), so the
-        # room is checked first: undistorted frames take about twice the frames' bytes
-        ensure_room(out_dir, 3 * sum(f.stat().st_size for f in frames_dir.iterdir() if f.is_file()),
-                    "the undistorted frames")
-        pycolmap.undistort_images(out_dir, model_dir, frames_dir, output_type="COLMAP")
-        seconds["undistort"] = time.perf_counter() - t0
-    _flatten_sparse(out_dir)
+        frame_bytes = sum(f.stat().st_size for f in frames_dir.iterdir() if f.is_file())
+        seconds["undistort"] = write_undistorted(best, frames_dir, frame_bytes, out_dir, Path(tmp))
     report = {
         "features": "SIFT from the 2x upsampled frame" if options.first_octave == FINE else "SIFT at frame resolution",
         "matching": chosen.matching,
@@ -150,9 +141,7 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         "registered_frames": registered,
         "models": len(models),
         "remaps": remaps,
-        "points3D": best.num_points3D(),
-        "mean_reprojection_error": float(best.compute_mean_reprojection_error()),
-        "mean_track_length": float(best.compute_mean_track_length()),
+        **model_figures(best),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     if ratio is not None:
@@ -160,12 +149,6 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         if ratio > JUMPY:
             log.warning("the camera path jumps (largest step %.1f× the median): some frames may be misplaced", ratio)
     (out_dir / SFM_REPORT).write_text(json.dumps(report, indent=1))
-    for junk in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
-        path = out_dir / junk
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
     progress(1.0, f"placed {registered} of {total} frames")
     return report
 
@@ -352,13 +335,37 @@ def camera_groups(frames_dir: Path, names: list[str]) -> list[list[str]]:
     return list(groups.values())
 
 
-def _flatten_sparse(out_dir: Path) -> None:
-    """COLMAP may write `sparse/` or `sparse/0/`; normalise to `sparse/`."""
-    nested = out_dir / "sparse" / "0"
+def write_undistorted(model: "pycolmap.Reconstruction", images_dir: Path, image_bytes: int, out_dir: Path,
+                      work: Path) -> float:
+    """Undistort `model`'s images (in `images_dir`, `image_bytes` in all) into `out_dir` as `sparse/`
+    and `images/`, without COLMAP's stereo folder and scripts; `work` is a scratch folder. Returns
+    the seconds taken."""
+    import pycolmap
+
+    t0 = time.perf_counter()
+    model_dir = work / "undistort-input"
+    model_dir.mkdir()
+    model.write(model_dir)
+    # COLMAP's JPEG writer ends the whole process when the disk fills (libjpeg's exit()), so the
+    # room is checked first: undistorted images take about twice the images' bytes
+    ensure_room(out_dir, 3 * image_bytes, "the undistorted images")
+    pycolmap.undistort_images(out_dir, model_dir, images_dir, output_type="COLMAP")
+    nested = out_dir / "sparse" / "0"  # COLMAP may write sparse/0/: normalise to sparse/
     if nested.is_dir():
         for f in nested.iterdir():
             f.rename(out_dir / "sparse" / f.name)
         nested.rmdir()
+    for junk in ("stereo", "run-colmap-geometric.sh", "run-colmap-photometric.sh"):
+        path = out_dir / junk
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    return time.perf_counter() - t0
+
+
+def model_figures(model: "pycolmap.Reconstruction") -> dict:
+    """The report's figures of a sparse model: points, mean reprojection error, mean track length."""
+    return {"points3D": model.num_points3D(),
+            "mean_reprojection_error": float(model.compute_mean_reprojection_error()),
+            "mean_track_length": float(model.compute_mean_track_length())}
 
 
 def _placement_message(registered: int, total: int) -> str:
