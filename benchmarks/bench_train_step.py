@@ -68,17 +68,12 @@ KERNELS = [("cpu_project", "project_forward", "projection + SH colours"), ("cpu_
 
 def scene_steps(scene_id: str, home: str | None, image_size: int):
     """A `time_train_step`-like function over scene `scene_id`'s trained model and training views."""
-    import statistics
-
-    import torch
-
     from splatlib.cli import library_home, open_library
     from splatlib.formats.ply import read_ply
+    from splatlib.gs.bench import time_steps
     from splatlib.gs.cameras import load_colmap, split_holdout
-    from splatlib.gs.metrics import photometric_loss
     from splatlib.gs.model import from_gaussians
     from splatlib.gs.optim import GaussianAdam
-    from splatlib.gs.render import render
     from splatlib.gs.trainer import TrainConfig
     from splatlib.layout import SceneKeys
     from splatlib.stages.train import TrainOptions
@@ -90,22 +85,14 @@ def scene_steps(scene_id: str, home: str | None, image_size: int):
     params = from_gaussians(read_ply(store.path(scene.ply_key)))
     cams, _, _ = load_colmap(store.path(SceneKeys(scene.id).sfm), image_size)
     cams = split_holdout(cams, TrainOptions().holdout_every)[0]
+    views = [(c.viewmat, c.K, c.width, c.height, c.image) for c in cams]
     print(f"scene {scene.id} ({scene.title}): {len(params['means'])} Gaussians, {len(cams)} training views at "
           f"{cams[0].width}x{cams[0].height}")
 
     def steps(steps: int, warmup: int) -> dict:
         optim = GaussianAdam({k: v.detach().clone().requires_grad_() for k, v in params.items()},
                              TrainConfig().step_lrs(1.0))
-        times = []
-        for i in range(warmup + steps):
-            cam = cams[i % len(cams)]
-            t0 = time.perf_counter()
-            img, _ = render(optim.params, cam.viewmat, cam.K, cam.width, cam.height, 3)
-            photometric_loss(img, cam.image).backward()
-            optim.step()
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-        return {"ms_per_step": 1000 * statistics.median(times), "ms_mean": 1000 * statistics.fmean(times)}
+        return time_steps(optim, views, steps, warmup)
     return steps
 
 

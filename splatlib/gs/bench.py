@@ -42,6 +42,29 @@ def random_scene(n: int, width: int, height: int, seed: int = 0) -> tuple[dict, 
     return {k: v.contiguous().requires_grad_() for k, v in params.items()}, torch.eye(4), K
 
 
+View = tuple[torch.Tensor, torch.Tensor, int, int, torch.Tensor]  # viewmat, K, width, height, target image
+Draw = Callable[[dict, torch.Tensor, torch.Tensor, int, int], torch.Tensor]  # params, viewmat, K, width, height -> image
+
+
+def time_steps(optim: GaussianAdam, views: list[View], steps: int, warmup: int, draw: Draw | None = None) -> dict:
+    """Median and mean milliseconds of `steps` training steps (render, loss, backward, Adam) after
+    `warmup` untimed ones, cycling through `views`; `draw` replaces `render` (for baselines)."""
+    device = optim.params["means"].device
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    draw = draw or (lambda p, viewmat, K, width, height: render(p, viewmat, K, width, height, 3)[0])
+    times = []
+    for i in range(warmup + steps):
+        viewmat, K, width, height, target = views[i % len(views)]
+        sync()
+        t0 = time.perf_counter()
+        photometric_loss(draw(optim.params, viewmat, K, width, height), target).backward()
+        optim.step()
+        sync()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return {"ms_per_step": round(1000 * statistics.median(times), 2), "ms_mean": round(1000 * statistics.fmean(times), 3)}
+
+
 def time_train_step(n: int, width: int, height: int, steps: int = 10, warmup: int = 3,
                     rasterizer: Rasterizer | None = None, device: torch.device = torch.device("cpu")) -> dict:
     """Median milliseconds of projection + rasterization + loss + backward + Adam step.
@@ -55,27 +78,17 @@ def time_train_step(n: int, width: int, height: int, steps: int = 10, warmup: in
     target = torch.rand(height, width, 3, generator=torch.Generator().manual_seed(1)).to(device)
     optim = GaussianAdam(params, {"means": 1e-4, "scales": 5e-3, "quats": 1e-3, "opacities": 5e-2,
                                   "sh0": 2.5e-3, "shN": 1.25e-4})
-    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
-    times = []
-    for i in range(warmup + steps):
-        sync()
-        t0 = time.perf_counter()
-        p = optim.params
-        if rasterizer is None:
-            img, _ = render(p, viewmat, K, width, height, 3)
-        else:
+    draw = None
+    if rasterizer is not None:
+        def draw(p, viewmat, K, width, height):
             proj = project(p["means"], p["quats"], torch.exp(p["scales"]), viewmat, K, width, height)
             dirs = torch.nn.functional.normalize(p["means"].detach(), dim=-1)  # the camera sits at the origin
             colors = sh_to_color(torch.cat([p["sh0"], p["shN"]], 1), dirs, 3)
-            img = rasterizer(proj, colors, torch.sigmoid(p["opacities"]), width, height)
-        photometric_loss(img, target).backward()
-        optim.step()
-        sync()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
+            return rasterizer(proj, colors, torch.sigmoid(p["opacities"]), width, height)
+    timing = time_steps(optim, [(viewmat, K, width, height, target)], steps, warmup, draw)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result = {"gaussians": n, "width": width, "height": height, "ms_per_step": round(1000 * statistics.median(times), 2),
-              "ms_mean": round(1000 * statistics.fmean(times), 3), "steps": steps, "peak_rss_mb": round(peak_mb, 1), "threads": torch.get_num_threads(),
+    result = {"gaussians": n, "width": width, "height": height, **timing, "steps": steps,
+              "peak_rss_mb": round(peak_mb, 1), "threads": torch.get_num_threads(),
               "backend": "torch baseline" if rasterizer is not None else describe(device)}
     if device.type == "cuda":
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)

@@ -61,7 +61,8 @@ class _Composite(torch.autograd.Function):
     def forward(ctx, means2d, conics, colors, opacities, background, radii, depths, width, height):
         arrays = [x.detach().contiguous().float().numpy() for x in (means2d, conics, colors, opacities, background)]
         tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
-        bins = kernels.bin_tiles(arrays[0], arrays[1], arrays[3], radii.numpy(), depths.detach().numpy(), tiles_x, tiles_y)
+        bins = kernels.bin_tiles(arrays[0], arrays[1], arrays[3], radii.numpy(), depths.detach().numpy(),
+                                 tiles_x, tiles_y)
         image = np.zeros((height, width, 3), np.float32)
         final_t = np.zeros((height, width), np.float32)
         last = np.zeros((height, width), np.int64)
