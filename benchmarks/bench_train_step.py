@@ -12,6 +12,9 @@ the rest (PyTorch glue, the L1 loss, conversions), in ms per step and as a share
 Sharing the machine: `--concurrent N` times each size in one process alone, then in N processes at
 once (same run), and reports each one's slowdown against alone (ideal: N× on N busy cores or fewer);
 `--wait-policy active` runs the children with OpenMP's spinning waits, as before splatlib.threads.
+`--threads` runs the N trainings as threads of one process instead, as `splatlib serve --concurrency N`
+runs its scenes. `--busy N` times one training alone, then beside N busy processes that are not
+trainings (one thread each, pure arithmetic), and reports its slowdown (ideal on 2 cores, N = 1: 2×).
 """
 
 from __future__ import annotations
@@ -34,27 +37,55 @@ DEFAULT_SIZES = ["10000x256x256", "50000x256x256", "200000x256x256",
                  "10000x640x480", "50000x640x480", "200000x640x480"]
 
 
-CHILD = ("import json, sys; from splatlib.gs.bench import time_train_step; "
-         "print(json.dumps(time_train_step(*map(int, sys.argv[1:4]), steps=int(sys.argv[4]))))")
+CHILD = ("import json, sys, threading; from splatlib.gs.bench import time_train_step\n"
+         "n, w, h, steps, count = map(int, sys.argv[1:6]); out = [0.0] * count\n"
+         "def run(i): out[i] = time_train_step(n, w, h, steps=steps)['ms_per_step']\n"
+         "threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]\n"
+         "[t.start() for t in threads]; [t.join() for t in threads]; print(json.dumps(out))")
 
 
-def _children(n: int, w: int, h: int, steps: int, count: int, env: dict) -> list[float]:
-    """ms per step of `count` processes timing the same step at once."""
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(n), str(w), str(h), str(steps)], env=env,
-                              stdout=subprocess.PIPE, text=True) for _ in range(count)]
-    return [json.loads(p.communicate()[0].strip().splitlines()[-1])["ms_per_step"] for p in procs]
+def _children(n: int, w: int, h: int, steps: int, count: int, env: dict, threads: int = 1) -> list[float]:
+    """ms per step of `count` processes timing the same step at once, each with `threads` trainings
+    as threads of it."""
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, str(n), str(w), str(h), str(steps), str(threads)],
+                              env=env, stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    return [ms for p in procs for ms in json.loads(p.communicate()[0].strip().splitlines()[-1])]
 
 
-def concurrent(sizes: list[str], count: int, steps: int, wait_policy: str | None, repeats: int) -> None:
+BUSY = "x = 0\nwhile True:\n    x = (x * 7 + 1) % 1000003"  # one thread of arithmetic, no OpenMP
+
+
+def _beside_busy(n: int, w: int, h: int, steps: int, count: int, env: dict) -> list[float]:
+    """ms per step of one process timing the step while `count` busy processes run beside it."""
+    busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(count)]
+    try:
+        return _children(n, w, h, steps, 1, env)
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+
+
+def concurrent(sizes: list[str], count: int, steps: int, wait_policy: str | None, repeats: int,
+               mode: str = "processes") -> None:
+    """Each size alone, then `count` trainings at once (`mode` "processes" or "threads" of one
+    process), or one beside `count` busy processes ("busy"), per round."""
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     if wait_policy:
         env["OMP_WAIT_POLICY"] = wait_policy.upper()
-    print(f"{'gaussians':>9} {'size':>9} {'alone ms':>9}  {count} at once: ms each (× alone)")
+    what = {"busy": f"beside {count} busy process{'es' if count > 1 else ''}",
+            "threads": f"{count} at once as threads of one process"}.get(mode, f"{count} at once")
+    print(f"{'gaussians':>9} {'size':>9} {'alone ms':>9}  {what}: ms each (× alone)")
     for spec in sizes:
         n, w, h = (int(x) for x in spec.split("x"))
         for _ in range(repeats):
             alone = _children(n, w, h, steps, 1, env)[0]
-            together = _children(n, w, h, steps, count, env)
+            if mode == "busy":
+                together = _beside_busy(n, w, h, steps, count, env)
+            elif mode == "threads":
+                together = _children(n, w, h, steps, 1, env, threads=count)
+            else:
+                together = _children(n, w, h, steps, count, env)
             print(f"{n:>9} {f'{w}x{h}':>9} {alone:>9.1f}  " + "  ".join(f"{t:.1f} ({t / alone:.2f}×)" for t in together),
                   flush=True)
     print(f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'PASSIVE (splatlib.threads)')}; medians over {steps} steps")
@@ -132,8 +163,13 @@ def main() -> None:
     parser.add_argument("--baseline-steps", type=int, default=3)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--concurrent", type=int, default=0, metavar="N", help="also time N processes at once")
-    parser.add_argument("--wait-policy", choices=["active", "passive"], help="OMP_WAIT_POLICY for --concurrent")
-    parser.add_argument("--repeats", type=int, default=3, help="--concurrent: alone/together rounds per size")
+    parser.add_argument("--threads", action="store_true",
+                        help="--concurrent: the N trainings as threads of one process (as serve --concurrency N)")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="also time one training beside N busy processes that are not trainings")
+    parser.add_argument("--wait-policy", choices=["active", "passive"],
+                        help="OMP_WAIT_POLICY for --concurrent and --busy")
+    parser.add_argument("--repeats", type=int, default=3, help="--concurrent, --busy: alone/together rounds per size")
     parser.add_argument("--profile", action="store_true", help="where one step's time goes, kernel by kernel")
     parser.add_argument("--scene", metavar="ID", help="time steps on this finished scene of the library instead")
     parser.add_argument("--library", help="the library's folder (default: as the splatlib command)")
@@ -153,7 +189,11 @@ def main() -> None:
                  for n, w, h in ((int(x) for x in spec.split("x")) for spec in args.sizes)], args.steps)
         return
     if args.concurrent:
-        concurrent(args.sizes, args.concurrent, args.steps, args.wait_policy, args.repeats)
+        concurrent(args.sizes, args.concurrent, args.steps, args.wait_policy, args.repeats,
+                   "threads" if args.threads else "processes")
+    if args.busy:
+        concurrent(args.sizes, args.busy, args.steps, args.wait_policy, args.repeats, "busy")
+    if args.concurrent or args.busy:
         return
     print(f"{'gaussians':>9} {'size':>9} {'splatlib ms':>12} {'torch ms':>9} {'speed-up':>9}")
     for spec in args.sizes:
