@@ -19,6 +19,7 @@ from .options import BY_NAME, OPTIONS
 from .pipeline import STAGES, Pipeline, PipelineOptions, seconds_left
 from .scene_api import ApiError, SceneService, capture_cameras
 from .synthetic import DEMO_OPTIONS, DEMO_VIDEO
+from .threads import default_concurrency
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -220,12 +221,16 @@ def cmd_serve(args) -> int:
         print("splatlib serve: --private needs a token (--token or SPLATLIB_TOKEN) for reads to ask for",
               file=sys.stderr)
         return EXIT_USAGE
+    if args.concurrency < 1:
+        print("splatlib serve: --concurrency must be 1 or more (scenes run at once)", file=sys.stderr)
+        return EXIT_USAGE
     home = library_home(args.library)
     settings = Settings(home=home, host=args.host, allowed_hosts=tuple(args.allowed_host), token=token,
                         private=args.private,
                         max_upload_bytes=int(args.max_upload_mb * 1024 ** 2),
                         concurrency=args.concurrency, options=_pipeline_options(args))
-    print(f"Splat Library at http://{args.host}:{args.port}/  (library: {home})", file=sys.stderr)
+    print(f"Splat Library at http://{args.host}:{args.port}/  (library: {home}; {args.concurrency} "
+          f"scene{'s' if args.concurrency > 1 else ''} at once)", file=sys.stderr)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0
 
@@ -398,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="another name the server is reached by (Host header); repeatable. Requests naming "
                         "any other host are refused (DNS rebinding)")
     p.add_argument("--max-upload-mb", type=float, default=2048, help="largest accepted upload (default 2048)")
-    p.add_argument("--concurrency", type=int, default=1, help="scenes processed at once (default 1)")
+    p.add_argument("--concurrency", type=int, default=default_concurrency(),
+                   help="scenes processed at once (default: 2 on 2 CPUs or more, else 1)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("bench", help="time one training step on this machine")

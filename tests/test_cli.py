@@ -123,6 +123,8 @@ def test_serve_refuses_the_network_without_a_token(tmp_path, capsys, monkeypatch
     assert "API token" in capsys.readouterr().err
     assert main(["serve", "--private", "--library", str(tmp_path)]) == 2  # private with nothing to ask for
     assert "--private needs a token" in capsys.readouterr().err
+    assert main(["serve", "--concurrency", "0", "--library", str(tmp_path)]) == 2  # no worker would ever run a scene
+    assert "--concurrency must be 1 or more" in capsys.readouterr().err
 
 
 def test_bench_train_step_json(capsys):

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from splatlib.threads import cgroup_cpus, usable_cpus
+from splatlib.threads import cgroup_cpus, default_concurrency, usable_cpus
 
 
 def test_cgroup_quota_caps_the_threads(tmp_path):
@@ -34,3 +34,14 @@ def test_every_entry_point_gets_passive_waits_before_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe.format(module="splatlib.cli")], env=mine, capture_output=True,
                          text=True, check=True).stdout
     assert json.loads(out)[0] == "ACTIVE"
+
+
+def test_the_server_runs_two_scenes_at_once_where_two_cpus_can_take_them(tmp_path):
+    from splatlib.cli import build_parser
+    from splatlib.web.app import Settings
+
+    assert [default_concurrency(n) for n in (1, 2, 16)] == [1, 2, 2]
+    expected = default_concurrency(usable_cpus())
+    assert Settings(home=tmp_path).concurrency == expected
+    assert build_parser().parse_args(["serve"]).concurrency == expected
+    assert build_parser().parse_args(["serve", "--concurrency", "1"]).concurrency == 1

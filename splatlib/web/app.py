@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from ..errors import InputError, SplatError
 from ..layout import VIDEO, SceneKeys
 from ..library import LocalStore, Scene, SQLiteCatalog, Status
 from ..space import disk_full, ensure_room, is_disk_full
+from ..threads import default_concurrency
 from ..stages.posed import TRANSFORMS, project_files, project_kind
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_photo, probe_video
 from ..options import BY_NAME, OPTIONS
@@ -69,7 +70,7 @@ class Settings:
     token: str | None = None  # bearer token required for writes when set
     private: bool = False  # with `token`: reads need it too (or the session cookie that POST /api/session sets)
     max_upload_bytes: int = 2 * 1024 ** 3
-    concurrency: int = 1
+    concurrency: int = field(default_factory=default_concurrency)  # scenes run at once
     run_workers: bool = True
     options: PipelineOptions | None = None  # pipeline settings for uploaded scenes
     vendor_dir: Path | None = None  # node_modules with three and @sparkjsdev/spark
