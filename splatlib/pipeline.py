@@ -175,10 +175,13 @@ class _Lease:
 class Pipeline:
     """Creates scenes and runs them through STAGES."""
 
-    def __init__(self, catalog: Catalog, store: BlobStore, listener: Listener | None = None):
+    def __init__(self, catalog: Catalog, store: BlobStore, listener: Listener | None = None,
+                 sfm_threads: int = -1):
+        """`sfm_threads`: COLMAP's threads (-1: every usable CPU; 1 makes SfM repeatable, a little slower)."""
         self.catalog = catalog
         self.store = store
         self.listener = listener
+        self.sfm_threads = sfm_threads
 
     # ---- creating and removing scenes -------------------------------------------------
     def create_scene(self, source: Path, title: str | None = None, options: PipelineOptions | None = None,
@@ -459,7 +462,8 @@ class Pipeline:
         else:
             report = run_sfm(self.store.local_dir(k.frames), sfm_dir, scene.input_kind,
                              SfmOptions(matching=options.matching, sfm_max_size=options.sfm_max_size,
-                                        first_octave=FEATURES[options.sfm_features]), progress)
+                                        first_octave=FEATURES[options.sfm_features],
+                                        num_threads=self.sfm_threads), progress)
         self._save(k.sfm, progress)
         return {"metrics": {"total_frames": report["total_frames"],
                             "registered_frames": report["registered_frames"],

@@ -33,6 +33,24 @@ def test_report_has_the_quality_figures(orbit_frames, tmp_path):
     assert model.num_reg_images() == report["registered_frames"]
 
 
+def test_one_thread_gives_the_same_model_every_run(orbit_frames, tmp_path):
+    """The quality guard relies on this (test_quality.py): on several threads the model varies."""
+    def centres(out):
+        sfm.run_sfm(orbit_frames, out, "video", sfm.SfmOptions(sfm_max_size=480, num_threads=1))
+        model = pycolmap.Reconstruction(out / "sparse")
+        return {image.name: image.projection_center().tolist() for image in model.images.values()}
+
+    first = centres(tmp_path / "a")
+    assert len(first) >= 16 and centres(tmp_path / "b") == first
+
+
+def test_sfm_threads_follow_the_usable_cpus(monkeypatch, orbit_frames, tmp_path):
+    """Not os.cpu_count(): in a container with a CPU quota that is the host's count (see threads.py)."""
+    monkeypatch.setattr(sfm, "usable_cpus", lambda: 3)
+    assert sfm._Colmap(orbit_frames, [], "video", sfm.SfmOptions(), {}, print, tmp_path).threads == 3
+    assert sfm._Colmap(orbit_frames, [], "video", sfm.SfmOptions(num_threads=1), {}, print, tmp_path).threads == 1
+
+
 def test_coarse_features_on_request(orbit_frames, tmp_path):
     options = sfm.SfmOptions(sfm_max_size=480, first_octave=sfm.FEATURES["coarse"])
     report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", options)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -23,6 +22,7 @@ from ..errors import ReconstructionError
 from ..layout import SFM_REPORT
 from ..options import default
 from ..space import ensure_room
+from ..threads import usable_cpus
 from . import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ class SfmOptions:
     first_octave: int = FINE  # SIFT's first octave: FINE (-1, COLMAP's default) or COARSE (0); see FEATURES
     sequential_overlap: int = 5  # video: each frame is matched with the next 5, nothing further (see below)
     min_registered_fraction: float = 0.5
-    num_threads: int = -1
+    num_threads: int = -1  # -1: the CPUs this process may use; 1: the same model every run (COLMAP is not
+    # deterministic on several threads: the demo's 3 runs on 2 gave 3 models, on 1 the same one 3 times)
 
 
 def _choose_matching(options: SfmOptions, kind: str, count: int) -> str:
@@ -208,7 +209,7 @@ class _Colmap:
                  seconds: dict[str, float], progress: Progress, workdir: Path):
         self.frames_dir, self.names, self.kind = frames_dir, names, kind
         self.options, self.seconds, self.progress, self.workdir = options, seconds, progress, workdir
-        self.threads = options.num_threads if options.num_threads > 0 else (os.cpu_count() or 1)
+        self.threads = options.num_threads if options.num_threads > 0 else usable_cpus()
         self._features: Path | None = None  # database with features
         self._matched: dict[str, tuple[Path, bool]] = {}  # matching -> (database, had a focal prior)
 
