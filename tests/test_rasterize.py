@@ -3,6 +3,7 @@ values and gradients."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,6 +62,32 @@ def test_kernels_match_dense_reference(seed):
     for name, a, b in zip(["means", "scales", "quats", "opacities", "colors"], g_fast, g_ref):
         rel = float((a - b).norm() / b.norm())
         assert rel < 1e-3, f"{name}: relative gradient error {rel:.2e}"
+
+
+def test_compositing_backward_writes_every_pair_row():
+    """The caller hands `composite_backward` an uninitialised array: the rows of pairs behind a
+    pixel's last (opaque Gaussians in front stop every ray early here) must be written as zeros."""
+    w, h = 61, 47
+    means, scales, quats, opac, colors = random_scene(2000, 4)
+    viewmat = torch.eye(4)
+    viewmat[2, 3] = 2.0
+    K = torch.tensor([[50.0, 0, 30], [0, 52.0, 24], [0, 0, 1]])
+    proj = project(means, quats, 3 * scales, viewmat, K, w, h)
+    opaque = torch.full_like(opac, 0.999)
+    arrays = [x.detach().contiguous().numpy() for x in (proj.means2d, proj.conics, colors, opaque, torch.zeros(3))]
+    tiles_x, tiles_y = (w + kernels.TILE - 1) // kernels.TILE, (h + kernels.TILE - 1) // kernels.TILE
+    tile_start, pair_gauss = kernels.bin_tiles(arrays[0], arrays[1], arrays[3], proj.radii.numpy(),
+                                               proj.depths.detach().numpy(), tiles_x, tiles_y)[:2]
+    image, final_t, last = np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32), np.zeros((h, w), np.int64)
+    kernels.composite_forward(tile_start, pair_gauss, *arrays, w, h, tiles_x, image, final_t, last)
+    grad_image = np.random.default_rng(0).standard_normal((h, w, 3)).astype(np.float32)
+    rows = {}
+    for fill in (0.0, np.nan):
+        rows[fill] = np.full((len(pair_gauss), kernels.GRAD_COLS), fill, np.float32)
+        kernels.composite_backward(tile_start, pair_gauss, *arrays, w, h, tiles_x, final_t, last, grad_image, rows[fill])
+    tile_last = [last[ty * kernels.TILE:(ty + 1) * kernels.TILE, tx * kernels.TILE:(tx + 1) * kernels.TILE].max() for ty in range(tiles_y) for tx in range(tiles_x)]
+    assert sum(int(end - lst) for end, lst in zip(tile_start[1:], tile_last)) > 100  # pairs behind every pixel's last
+    np.testing.assert_array_equal(rows[np.nan], rows[0.0])
 
 
 def test_tiles_follow_each_gaussians_ellipse_not_its_square():

@@ -146,7 +146,8 @@ def composite_forward(tile_start, pair_gauss, means2d, conics, colors, opacities
 @njit(parallel=True, fastmath=True, cache=True)
 def composite_backward(tile_start, pair_gauss, means2d, conics, colors, opacities, background,
                        width, height, tiles_x, final_t, last, grad_image, pair_grads):
-    """Write d(loss)/d(per-pair inputs) into `pair_grads` [M, 9] given d(loss)/d(image)."""
+    """Write d(loss)/d(per-pair inputs) into every row of `pair_grads` [M, 9] given d(loss)/d(image)
+    (zeros for a tile's pairs behind its pixels' last: the caller need not clear the array)."""
     n_tiles = tile_start.shape[0] - 1
     for t in prange(n_tiles):
         ox = (t % tiles_x) * TILE
@@ -177,6 +178,9 @@ def composite_backward(tile_start, pair_gauss, means2d, conics, colors, opacitie
                 bh_r[p] = background[0]
                 bh_g[p] = background[1]
                 bh_b[p] = background[2]
+        for j in range(max_last, tile_start[t + 1]):
+            for c in range(GRAD_COLS):
+                pair_grads[j, c] = _F0
         for j in range(max_last - 1, tile_start[t] - 1, -1):
             g = pair_gauss[j]
             mx = means2d[g, 0]

@@ -144,12 +144,12 @@ def _forward_one(i, means, quats, log_scales, sh0, shN, view, centre, fx, fy, cx
     conics[i, 1] = -cb * inv
     conics[i, 2] = ca * inv
     _view_direction(means, i, centre, degree, basis)
-    bands = (degree + 1) * (degree + 1)
-    for c in range(3):
-        v = basis[0] * sh0[i, 0, c] + 0.5
-        for k in range(1, bands):
-            v += basis[k] * shN[i, k - 1, c]
-        colors[i, c] = max(v, 0.0)
+    r, g, b = basis[0] * sh0[i, 0, 0] + 0.5, basis[0] * sh0[i, 0, 1] + 0.5, basis[0] * sh0[i, 0, 2] + 0.5
+    for k in range(1, (degree + 1) * (degree + 1)):  # three independent sums: no chain of dependent adds
+        r += basis[k] * shN[i, k - 1, 0]
+        g += basis[k] * shN[i, k - 1, 1]
+        b += basis[k] * shN[i, k - 1, 2]
+    colors[i, 0], colors[i, 1], colors[i, 2] = max(r, 0.0), max(g, 0.0), max(b, 0.0)
 
 
 @njit(parallel=True, fastmath=_FAST, cache=True)
@@ -173,26 +173,30 @@ def project_forward(means, quats, log_scales, sh0, shN, view, fx, fy, cx, cy, wi
 @njit(inline="always", fastmath=_FAST, cache=True)
 def _backward_one(i, means, quats, log_scales, view, centre, fx, fy, cx, cy, width, height, degree, radii,
                   colors, v_means2d, v_conics, v_colors, g_means, g_quats, g_log_scales, g_sh0, g_shN, scratch):
-    for c in range(3):
-        g_sh0[i, 0, c] = 0.0
-        for k in range(g_shN.shape[1]):
-            g_shN[i, k, c] = 0.0
-    for k in range(3):
-        g_means[i, k] = 0.0
-        g_log_scales[i, k] = 0.0
-        g_quats[i, k] = 0.0
-    g_quats[i, 3] = 0.0
     if radii[i] == 0:
+        for c in range(3):
+            g_sh0[i, 0, c] = 0.0
+            for k in range(g_shN.shape[1]):
+                g_shN[i, k, c] = 0.0
+        for k in range(3):
+            g_means[i, k] = 0.0
+            g_log_scales[i, k] = 0.0
+            g_quats[i, k] = 0.0
+        g_quats[i, 3] = 0.0
         return
     wr, t, s, basis, v_r = scratch[0:9], scratch[9:15], scratch[15:18], scratch[18:34], scratch[34:43]
-    # colours: the SH coefficients (viewing directions carry no gradient)
+    # colours: the SH coefficients (viewing directions carry no gradient); bands above `degree` get 0
     _view_direction(means, i, centre, degree, basis)
     bands = (degree + 1) * (degree + 1)
-    for c in range(3):
-        vc = v_colors[i, c] if colors[i, c] > 0.0 else 0.0
-        g_sh0[i, 0, c] = basis[0] * vc
-        for k in range(1, bands):
-            g_shN[i, k - 1, c] = basis[k] * vc
+    vr = v_colors[i, 0] if colors[i, 0] > 0.0 else 0.0
+    vg = v_colors[i, 1] if colors[i, 1] > 0.0 else 0.0
+    vb = v_colors[i, 2] if colors[i, 2] > 0.0 else 0.0
+    g_sh0[i, 0, 0], g_sh0[i, 0, 1], g_sh0[i, 0, 2] = basis[0] * vr, basis[0] * vg, basis[0] * vb
+    for k in range(1, g_shN.shape[1] + 1):
+        used = k < bands
+        g_shN[i, k - 1, 0] = basis[k] * vr if used else 0.0
+        g_shN[i, k - 1, 1] = basis[k] * vg if used else 0.0
+        g_shN[i, k - 1, 2] = basis[k] * vb if used else 0.0
     # the forward quantities again
     x, y, z = _camera_point(means, i, view)
     tx, ty, cu, cv, clamped_x, clamped_y = _jacobian_point(x, y, z, fx, fy, cx, cy, width, height)

@@ -73,7 +73,7 @@ class _Composite(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_image, grad_alpha):
         (tile_start, pair_gauss, order, rank_start, slot_pair), arrays, width, height, tiles_x, final_t, last = ctx.state
-        pair_grads = np.zeros((len(pair_gauss), kernels.GRAD_COLS), np.float32)  # pairs past a tile's last stay 0
+        pair_grads = np.empty((len(pair_gauss), kernels.GRAD_COLS), np.float32)  # every row written in parallel
         kernels.composite_backward(tile_start, pair_gauss, *arrays, width, height, tiles_x, final_t, last,
                                    grad_image.contiguous().float().numpy(), pair_grads)
         grads = [np.zeros_like(x) for x in arrays[:4]]  # means2d, conics, colours, opacities
