@@ -22,6 +22,7 @@ ALPHA_MIN = np.float32(1.0 / 255.0)
 ALPHA_MAX = np.float32(0.99)
 T_MIN = np.float32(1e-4)
 GRAD_COLS = 9  # mean2d x, y; conic a, b, c; opacity; colour r, g, b
+_BIN_CHUNKS = 16  # parallel tasks of the binning's counting sort (its result is the same for any number)
 
 _POWER_FLOOR = np.float32(-12.0)  # exp(-12)·opacity < 1/255: below this nothing is drawn
 _F0 = np.float32(0.0)
@@ -313,26 +314,42 @@ def bin_tiles(means2d, conics, opacities, radii, depths, tiles_x, tiles_y):
         for k in range(4):
             rects[r, k] = boxes[order[r], k]
         rank_start[r + 1] = (rects[r, 1] - rects[r, 0]) * (rects[r, 3] - rects[r, 2])
-    tile_start = np.zeros(tiles_x * tiles_y + 1, np.int64)
     for r in range(n):
         rank_start[r + 1] += rank_start[r]
-        for ty in range(rects[r, 2], rects[r, 3]):
-            for tx in range(rects[r, 0], rects[r, 1]):
-                tile_start[ty * tiles_x + tx + 1] += 1
-    for t in range(tiles_x * tiles_y):
-        tile_start[t + 1] += tile_start[t]
-    cursor = tile_start[:-1].copy()
-    pair_gauss = np.empty(rank_start[n], np.int64)
-    slot_pair = np.empty(rank_start[n], np.int64)
-    for r in range(n):
-        slot = rank_start[r]
-        for ty in range(rects[r, 2], rects[r, 3]):
-            for tx in range(rects[r, 0], rects[r, 1]):
-                t = ty * tiles_x + tx
-                pair_gauss[cursor[t]] = order[r]
-                slot_pair[slot] = cursor[t]
-                cursor[t] += 1
-                slot += 1
+    # A counting sort in parallel: each chunk of the depth order counts its pairs per tile, the
+    # chunks' places in each tile follow one another in depth order, and each chunk scatters its own
+    # pairs. The result does not depend on the number of chunks.
+    n_tiles = tiles_x * tiles_y
+    chunks = _BIN_CHUNKS
+    per = (n + chunks - 1) // chunks
+    cursor = np.zeros((chunks, n_tiles), np.int64)
+    for c in prange(chunks):
+        for r in range(c * per, min(n, (c + 1) * per)):
+            for ty in range(rects[r, 2], rects[r, 3]):
+                for tx in range(rects[r, 0], rects[r, 1]):
+                    cursor[c, ty * tiles_x + tx] += 1
+    tile_start = np.empty(n_tiles + 1, np.int64)
+    total = 0
+    for t in range(n_tiles):
+        tile_start[t] = total
+        for c in range(chunks):
+            count = cursor[c, t]
+            cursor[c, t] = total
+            total += count
+    tile_start[n_tiles] = total
+    pair_gauss = np.empty(total, np.int64)
+    slot_pair = np.empty(total, np.int64)
+    for c in prange(chunks):
+        at = cursor[c]
+        for r in range(c * per, min(n, (c + 1) * per)):
+            slot = rank_start[r]
+            for ty in range(rects[r, 2], rects[r, 3]):
+                for tx in range(rects[r, 0], rects[r, 1]):
+                    t = ty * tiles_x + tx
+                    pair_gauss[at[t]] = order[r]
+                    slot_pair[slot] = at[t]
+                    at[t] += 1
+                    slot += 1
     return tile_start, pair_gauss, order, rank_start, slot_pair
 
 
@@ -341,13 +358,20 @@ def sum_pair_grads(order, rank_start, slot_pair, pair_grads, g_means2d, g_conics
     """Add up each drawn Gaussian's pair gradients (`composite_backward`'s rows) into its own rows of
     the zero-filled outputs; one Gaussian per iteration, so no two threads write the same row."""
     for r in prange(order.shape[0]):
-        acc = np.zeros(GRAD_COLS, np.float32)
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = np.float32(0.0)  # scalars: an array here was allocated per Gaussian
         for s in range(rank_start[r], rank_start[r + 1]):
-            row = pair_grads[slot_pair[s]]
-            for c in range(GRAD_COLS):
-                acc[c] += row[c]
+            j = slot_pair[s]
+            a0 += pair_grads[j, 0]
+            a1 += pair_grads[j, 1]
+            a2 += pair_grads[j, 2]
+            a3 += pair_grads[j, 3]
+            a4 += pair_grads[j, 4]
+            a5 += pair_grads[j, 5]
+            a6 += pair_grads[j, 6]
+            a7 += pair_grads[j, 7]
+            a8 += pair_grads[j, 8]
         g = order[r]
-        g_means2d[g, 0], g_means2d[g, 1] = acc[0], acc[1]
-        g_conics[g, 0], g_conics[g, 1], g_conics[g, 2] = acc[2], acc[3], acc[4]
-        g_opacities[g] = acc[5]
-        g_colors[g, 0], g_colors[g, 1], g_colors[g, 2] = acc[6], acc[7], acc[8]
+        g_means2d[g, 0], g_means2d[g, 1] = a0, a1
+        g_conics[g, 0], g_conics[g, 1], g_conics[g, 2] = a2, a3, a4
+        g_opacities[g] = a5
+        g_colors[g, 0], g_colors[g, 1], g_colors[g, 2] = a6, a7, a8
