@@ -96,7 +96,7 @@ def _jacobian_point(x, y, z, fx, fy, cx, cy, width, height):
 
 
 @njit(inline="always", fastmath=_FAST, cache=True)
-def _wr_and_t(view, quats, log_scales, i, j00, j02, j11, j12, wr, t, s):
+def _wr_and_t(view, quats, scales, i, j00, j02, j11, j12, wr, t, s):
     """W·Rq into `wr` (3×3 row-major; W the view rotation, Rq the Gaussian's), the scales into `s`,
     and T = J·W·Rq·diag(s) into `t` (2×3 row-major); returns the normalised quaternion and its length."""
     qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
@@ -104,7 +104,7 @@ def _wr_and_t(view, quats, log_scales, i, j00, j02, j11, j12, wr, t, s):
     uw, ux, uy, uz = qw / qlen, qx / qlen, qy / qlen, qz / qlen
     r = _rotmat(uw, ux, uy, uz)
     for k in range(3):
-        s[k] = math.exp(log_scales[i, k])
+        s[k] = scales[i, k]
         for row in range(3):
             wr[3 * row + k] = view[row, 0] * r[k] + view[row, 1] * r[3 + k] + view[row, 2] * r[6 + k]
         t[k] = (j00 * wr[k] + j02 * wr[6 + k]) * s[k]
@@ -112,66 +112,102 @@ def _wr_and_t(view, quats, log_scales, i, j00, j02, j11, j12, wr, t, s):
     return uw, ux, uy, uz, qlen
 
 
-@njit(inline="always", fastmath=_FAST, cache=True)
-def _forward_one(i, means, quats, log_scales, sh0, shN, view, centre, fx, fy, cx, cy, width, height, degree,
-                 means2d, conics, depths, radii, colors, scratch):
-    x, y, z = _camera_point(means, i, view)
-    zc = max(z, NEAR)
-    means2d[i, 0] = fx * x / zc + cx
-    means2d[i, 1] = fy * y / zc + cy
-    depths[i] = z
-    radii[i] = 0
-    conics[i, 0] = conics[i, 1] = conics[i, 2] = 0.0
-    if not z > NEAR:
-        return
-    tx, ty, _, _, _, _ = _jacobian_point(x, y, z, fx, fy, cx, cy, width, height)
-    wr, t, s, basis = scratch[0:9], scratch[9:15], scratch[15:18], scratch[18:34]
-    _wr_and_t(view, quats, log_scales, i, fx / z, -fx * tx / (z * z), fy / z, -fy * ty / (z * z), wr, t, s)
-    ca = t[0] * t[0] + t[1] * t[1] + t[2] * t[2] + EPS2D
-    cb = t[0] * t[3] + t[1] * t[4] + t[2] * t[5]
-    cc = t[3] * t[3] + t[4] * t[4] + t[5] * t[5] + EPS2D
-    det = ca * cc - cb * cb
-    if not det > 0.0:
-        return
-    mid = 0.5 * (ca + cc)
-    rad = math.ceil(3.0 * math.sqrt(mid + math.sqrt(max(mid * mid - det, 0.1))))
-    mx, my = means2d[i, 0], means2d[i, 1]
-    if not (mx + rad > 0 and mx - rad < width and my + rad > 0 and my - rad < height):
-        return
-    radii[i] = int(rad)
-    inv = 1.0 / max(det, 1e-12)
-    conics[i, 0] = cc * inv
-    conics[i, 1] = -cb * inv
-    conics[i, 2] = ca * inv
-    _view_direction(means, i, centre, degree, basis)
-    r, g, b = basis[0] * sh0[i, 0, 0] + 0.5, basis[0] * sh0[i, 0, 1] + 0.5, basis[0] * sh0[i, 0, 2] + 0.5
-    for k in range(1, (degree + 1) * (degree + 1)):  # three independent sums: no chain of dependent adds
-        r += basis[k] * shN[i, k - 1, 0]
-        g += basis[k] * shN[i, k - 1, 1]
-        b += basis[k] * shN[i, k - 1, 2]
-    colors[i, 0], colors[i, 1], colors[i, 2] = max(r, 0.0), max(g, 0.0), max(b, 0.0)
+_MEAN, _QUAT, _SCALE = 0, 3, 7  # rows of a chunk's inputs in the forward's one state array
+_UV, _DEPTH, _RADIUS, _CONIC = 10, 12, 13, 14  # rows of its outputs
+_STATE_ROWS = 17
 
 
 @njit(parallel=True, fastmath=_FAST, cache=True)
-def project_forward(means, quats, log_scales, sh0, shN, view, fx, fy, cx, cy, width, height, degree,
+def project_forward(means, quats, scales, sh0, shN, view, fx, fy, cx, cy, width, height, degree,
                     means2d, conics, depths, radii, colors):
     """Project N Gaussians into one camera (`view`: world-to-camera 4×4) and evaluate their colours.
 
-    Writes `means2d` [N, 2], `conics` [N, 3], `depths` [N], `radii` [N] (0: not drawn) and, for the
-    drawn ones, `colors` [N, 3]: SH up to `degree` along the camera-to-Gaussian direction, +0.5,
-    clamped at 0. `log_scales` are the model's raw (log) scales.
+    Writes `means2d` [N, 2], `conics` [N, 3], `depths` [N], `radii` [N] (0: not drawn) and
+    `colors` [N, 3] (0 where not drawn): SH up to `degree` along the camera-to-Gaussian direction,
+    +0.5, clamped at 0. `scales` are the exp of the model's raw log scales (vectorised by the caller:
+    numba has no SIMD exp here).
+
+    Per chunk of Gaussians the inputs are copied into rows of one array, the projection runs over
+    them without branches (a culled Gaussian is masked, not skipped), reading and writing that
+    array alone, and the results are copied out: with one array LLVM needs no aliasing checks to
+    run the projection in SIMD lanes, as in the compositing kernels.
     """
     n = means.shape[0]
     centre = _centre(view)
+    v00, v01, v02, v03 = view[0, 0], view[0, 1], view[0, 2], view[0, 3]
+    v10, v11, v12, v13 = view[1, 0], view[1, 1], view[1, 2], view[1, 3]
+    v20, v21, v22, v23 = view[2, 0], view[2, 1], view[2, 2], view[2, 3]
+    lim_x, lim_y = _GUARD * 0.5 * width / fx, _GUARD * 0.5 * height / fy
+    u_lo, u_hi = -(cx / fx + lim_x), (width - cx) / fx + lim_x
+    v_lo, v_hi = -(cy / fy + lim_y), (height - cy) / fy + lim_y
+    bands = (degree + 1) * (degree + 1)
     for task in prange((n + _CHUNK - 1) // _CHUNK):
-        scratch = np.empty(34, np.float64)
-        for i in range(task * _CHUNK, min(n, (task + 1) * _CHUNK)):
-            _forward_one(i, means, quats, log_scales, sh0, shN, view, centre, fx, fy, cx, cy, width, height,
-                         degree, means2d, conics, depths, radii, colors, scratch)
+        lo = task * _CHUNK
+        m = min(n, lo + _CHUNK) - lo
+        st = np.empty((_STATE_ROWS, _CHUNK), np.float64)
+        basis = np.empty(16, np.float64)
+        for k in range(m):
+            for c in range(3):
+                st[_MEAN + c, k] = means[lo + k, c]
+                st[_SCALE + c, k] = scales[lo + k, c]
+            for c in range(4):
+                st[_QUAT + c, k] = quats[lo + k, c]
+        for k in range(np.uint64(m)):
+            px, py, pz = st[_MEAN, k], st[_MEAN + 1, k], st[_MEAN + 2, k]
+            x = v00 * px + v01 * py + v02 * pz + v03
+            y = v10 * px + v11 * py + v12 * pz + v13
+            z = v20 * px + v21 * py + v22 * pz + v23
+            iz = 1.0 / max(z, NEAR)
+            mx, my = fx * x * iz + cx, fy * y * iz + cy
+            j00, j11 = fx * iz, fy * iz
+            j02 = -j00 * min(max(x * iz, u_lo), u_hi)  # the Jacobian at the clamped x/z, y/z (`_jacobian_point`)
+            j12 = -j11 * min(max(y * iz, v_lo), v_hi)
+            qw, qx, qy, qz = st[_QUAT, k], st[_QUAT + 1, k], st[_QUAT + 2, k], st[_QUAT + 3, k]
+            iq = 1.0 / max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
+            r = _rotmat(qw * iq, qx * iq, qy * iq, qz * iq)
+            s0, s1, s2 = st[_SCALE, k], st[_SCALE + 1, k], st[_SCALE + 2, k]
+            # T = J·W·Rq·diag(s): row 0 of J meets rows 0 and 2 of W·Rq, row 1 rows 1 and 2
+            w20, w21, w22 = (v20 * r[0] + v21 * r[3] + v22 * r[6], v20 * r[1] + v21 * r[4] + v22 * r[7],
+                             v20 * r[2] + v21 * r[5] + v22 * r[8])
+            t0 = (j00 * (v00 * r[0] + v01 * r[3] + v02 * r[6]) + j02 * w20) * s0
+            t1 = (j00 * (v00 * r[1] + v01 * r[4] + v02 * r[7]) + j02 * w21) * s1
+            t2 = (j00 * (v00 * r[2] + v01 * r[5] + v02 * r[8]) + j02 * w22) * s2
+            t3 = (j11 * (v10 * r[0] + v11 * r[3] + v12 * r[6]) + j12 * w20) * s0
+            t4 = (j11 * (v10 * r[1] + v11 * r[4] + v12 * r[7]) + j12 * w21) * s1
+            t5 = (j11 * (v10 * r[2] + v11 * r[5] + v12 * r[8]) + j12 * w22) * s2
+            ca = t0 * t0 + t1 * t1 + t2 * t2 + EPS2D
+            cb = t0 * t3 + t1 * t4 + t2 * t5
+            cc = t3 * t3 + t4 * t4 + t5 * t5 + EPS2D
+            det = ca * cc - cb * cb
+            mid = 0.5 * (ca + cc)
+            rad = math.ceil(3.0 * math.sqrt(mid + math.sqrt(max(mid * mid - det, 0.1))))
+            drawn = (z > NEAR) & (det > 0.0) & (mx + rad > 0) & (mx - rad < width) & (my + rad > 0) & (my - rad < height)
+            inv = 1.0 / max(det, 1e-12)
+            st[_UV, k], st[_UV + 1, k], st[_DEPTH, k] = mx, my, z
+            st[_RADIUS, k] = rad if drawn else 0.0
+            st[_CONIC, k] = cc * inv if drawn else 0.0
+            st[_CONIC + 1, k] = -cb * inv if drawn else 0.0
+            st[_CONIC + 2, k] = ca * inv if drawn else 0.0
+        for k in range(m):
+            i = lo + k
+            means2d[i, 0], means2d[i, 1], depths[i] = st[_UV, k], st[_UV + 1, k], st[_DEPTH, k]
+            radii[i] = np.int64(st[_RADIUS, k])
+            conics[i, 0], conics[i, 1], conics[i, 2] = st[_CONIC, k], st[_CONIC + 1, k], st[_CONIC + 2, k]
+            red = green = blue = 0.0
+            if radii[i] > 0:
+                _view_direction(means, i, centre, degree, basis)
+                red = basis[0] * sh0[i, 0, 0] + 0.5
+                green = basis[0] * sh0[i, 0, 1] + 0.5
+                blue = basis[0] * sh0[i, 0, 2] + 0.5
+                for j in range(1, bands):  # three independent sums: no chain of dependent adds
+                    red += basis[j] * shN[i, j - 1, 0]
+                    green += basis[j] * shN[i, j - 1, 1]
+                    blue += basis[j] * shN[i, j - 1, 2]
+            colors[i, 0], colors[i, 1], colors[i, 2] = max(red, 0.0), max(green, 0.0), max(blue, 0.0)
 
 
 @njit(inline="always", fastmath=_FAST, cache=True)
-def _backward_one(i, means, quats, log_scales, view, centre, fx, fy, cx, cy, width, height, degree, radii,
+def _backward_one(i, means, quats, scales, view, centre, fx, fy, cx, cy, width, height, degree, radii,
                   colors, v_means2d, v_conics, v_colors, g_means, g_quats, g_log_scales, g_sh0, g_shN, scratch):
     if radii[i] == 0:
         for c in range(3):
@@ -203,7 +239,7 @@ def _backward_one(i, means, quats, log_scales, view, centre, fx, fy, cx, cy, wid
     iz = 1.0 / z
     j00, j02 = fx * iz, -fx * tx * iz * iz
     j11, j12 = fy * iz, -fy * ty * iz * iz
-    uw, ux, uy, uz, qlen = _wr_and_t(view, quats, log_scales, i, j00, j02, j11, j12, wr, t, s)
+    uw, ux, uy, uz, qlen = _wr_and_t(view, quats, scales, i, j00, j02, j11, j12, wr, t, s)
     ca = t[0] * t[0] + t[1] * t[1] + t[2] * t[2] + EPS2D
     cb = t[0] * t[3] + t[1] * t[4] + t[2] * t[5]
     cc = t[3] * t[3] + t[4] * t[4] + t[5] * t[5] + EPS2D
@@ -257,19 +293,20 @@ def _backward_one(i, means, quats, log_scales, view, centre, fx, fy, cx, cy, wid
 
 
 @njit(parallel=True, fastmath=_FAST, cache=True)
-def project_backward(means, quats, log_scales, view, fx, fy, cx, cy, width, height, degree, radii, colors,
+def project_backward(means, quats, scales, view, fx, fy, cx, cy, width, height, degree, radii, colors,
                      v_means2d, v_conics, v_colors, g_means, g_quats, g_log_scales, g_sh0, g_shN):
     """Gradients of `project_forward`'s outputs with respect to its inputs.
 
     Takes d(loss)/d(means2d, conics, colors) and writes d(loss)/d(means, quats, log_scales, sh0,
-    shN); the rows of a Gaussian that is not drawn get zeros, as do the SH bands above `degree`.
+    shN) (`scales` as given to the forward, the exp of the log scales); the rows of a Gaussian that
+    is not drawn get zeros, as do the SH bands above `degree`.
     """
     n = means.shape[0]
     centre = _centre(view)
     for task in prange((n + _CHUNK - 1) // _CHUNK):
         scratch = np.empty(43, np.float64)
         for i in range(task * _CHUNK, min(n, (task + 1) * _CHUNK)):
-            _backward_one(i, means, quats, log_scales, view, centre, fx, fy, cx, cy, width, height, degree,
+            _backward_one(i, means, quats, scales, view, centre, fx, fy, cx, cy, width, height, degree,
                           radii, colors, v_means2d, v_conics, v_colors, g_means, g_quats, g_log_scales,
                           g_sh0, g_shN, scratch)
 

@@ -97,12 +97,13 @@ class _ProjectColor(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, means, quats, log_scales, sh0, shN, viewmat, K, width, height, degree):
-        arrays = [x.detach().contiguous().float().numpy() for x in (means, quats, log_scales, sh0, shN)]
+        scales = torch.exp(log_scales.detach())  # here, in SIMD: the kernels' vector loops have no exp
+        arrays = [x.detach().contiguous().float().numpy() for x in (means, quats, scales, sh0, shN)]
         view = viewmat.detach().double().numpy()
         intrinsics = tuple(float(K[i, j]) for i, j in ((0, 0), (1, 1), (0, 2), (1, 2)))
         n = len(means)
         means2d, conics = np.empty((n, 2), np.float32), np.empty((n, 3), np.float32)
-        depths, radii, colors = np.empty(n, np.float32), np.empty(n, np.int64), np.zeros((n, 3), np.float32)
+        depths, radii, colors = np.empty(n, np.float32), np.empty(n, np.int64), np.empty((n, 3), np.float32)
         cpu_project.project_forward(*arrays, view, *intrinsics, width, height, degree,
                                     means2d, conics, depths, radii, colors)
         ctx.state = (arrays, view, intrinsics, width, height, degree, radii, colors)
@@ -112,12 +113,12 @@ class _ProjectColor(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, v_means2d, v_conics, v_colors, _depths, _radii):
-        (means, quats, log_scales, sh0, shN), view, intrinsics, width, height, degree, radii, colors = ctx.state
+        (means, quats, scales, sh0, shN), view, intrinsics, width, height, degree, radii, colors = ctx.state
         n = len(means)
         v = [np.zeros((n, k), np.float32) if g is None else g.contiguous().float().numpy()
              for g, k in ((v_means2d, 2), (v_conics, 3), (v_colors, 3))]
-        grads = [np.empty_like(x) for x in (means, quats, log_scales, sh0, shN)]
-        cpu_project.project_backward(means, quats, log_scales, view, *intrinsics, width, height, degree, radii,
+        grads = [np.empty_like(x) for x in (means, quats, scales, sh0, shN)]  # the third: d/d log scales
+        cpu_project.project_backward(means, quats, scales, view, *intrinsics, width, height, degree, radii,
                                      colors, *v, *grads)
         return (*(torch.from_numpy(g) for g in grads), None, None, None, None, None)
 
