@@ -21,7 +21,7 @@ from .sh import C0, C1, C2, C3
 EPS2D = 0.3  # px² low-pass added to the 2D covariance, as gsplat
 NEAR = 0.01
 _GUARD = 0.3  # the Jacobian is taken at most 30% of the half field of view outside the image, as gsplat
-_CHUNK = 512  # Gaussians per parallel task; scratch arrays are allocated once per task
+_CHUNK = 512  # Gaussians per parallel task; its state array is allocated once per task
 # The per-Gaussian bodies are inlined into the parallel loops: called once per Gaussian with their
 # twenty array arguments, the forward and backward took 25-40% longer (200k Gaussians, 2026-12-04).
 
@@ -75,45 +75,8 @@ def _view_direction(means, i, centre, degree, basis):
     _sh_basis(dx * dn, dy * dn, dz * dn, degree, basis)
 
 
-@njit(inline="always", fastmath=_FAST, cache=True)
-def _camera_point(means, i, view):
-    x = view[0, 0] * means[i, 0] + view[0, 1] * means[i, 1] + view[0, 2] * means[i, 2] + view[0, 3]
-    y = view[1, 0] * means[i, 0] + view[1, 1] * means[i, 1] + view[1, 2] * means[i, 2] + view[1, 3]
-    z = view[2, 0] * means[i, 0] + view[2, 1] * means[i, 1] + view[2, 2] * means[i, 2] + view[2, 3]
-    return x, y, z
-
-
-@njit(inline="always", fastmath=_FAST, cache=True)
-def _jacobian_point(x, y, z, fx, fy, cx, cy, width, height):
-    """x and y where the projection's Jacobian is taken (x/z, y/z clamped to the guarded view), the
-    clamped ratios, and whether each was clamped (then its gradient goes to z, not to x or y)."""
-    lim_x = _GUARD * 0.5 * width / fx
-    lim_y = _GUARD * 0.5 * height / fy
-    u, v = x / z, y / z
-    cu = min(max(u, -(cx / fx + lim_x)), (width - cx) / fx + lim_x)
-    cv = min(max(v, -(cy / fy + lim_y)), (height - cy) / fy + lim_y)
-    return z * cu, z * cv, cu, cv, cu != u, cv != v
-
-
-@njit(inline="always", fastmath=_FAST, cache=True)
-def _wr_and_t(view, quats, scales, i, j00, j02, j11, j12, wr, t, s):
-    """W·Rq into `wr` (3×3 row-major; W the view rotation, Rq the Gaussian's), the scales into `s`,
-    and T = J·W·Rq·diag(s) into `t` (2×3 row-major); returns the normalised quaternion and its length."""
-    qw, qx, qy, qz = quats[i, 0], quats[i, 1], quats[i, 2], quats[i, 3]
-    qlen = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
-    uw, ux, uy, uz = qw / qlen, qx / qlen, qy / qlen, qz / qlen
-    r = _rotmat(uw, ux, uy, uz)
-    for k in range(3):
-        s[k] = scales[i, k]
-        for row in range(3):
-            wr[3 * row + k] = view[row, 0] * r[k] + view[row, 1] * r[3 + k] + view[row, 2] * r[6 + k]
-        t[k] = (j00 * wr[k] + j02 * wr[6 + k]) * s[k]
-        t[3 + k] = (j11 * wr[3 + k] + j12 * wr[6 + k]) * s[k]
-    return uw, ux, uy, uz, qlen
-
-
-_MEAN, _QUAT, _SCALE = 0, 3, 7  # rows of a chunk's inputs in the forward's one state array
-_UV, _DEPTH, _RADIUS, _CONIC = 10, 12, 13, 14  # rows of its outputs
+_MEAN, _QUAT, _SCALE = 0, 3, 7  # rows of a chunk's inputs in the kernels' one state array
+_UV, _DEPTH, _RADIUS, _CONIC = 10, 12, 13, 14  # rows of the forward's outputs
 _STATE_ROWS = 17
 
 
@@ -207,89 +170,22 @@ def project_forward(means, quats, scales, sh0, shN, view, fx, fy, cx, cy, width,
 
 
 @njit(inline="always", fastmath=_FAST, cache=True)
-def _backward_one(i, means, quats, scales, view, centre, fx, fy, cx, cy, width, height, degree, radii,
-                  colors, v_means2d, v_conics, v_colors, g_means, g_quats, g_log_scales, g_sh0, g_shN, scratch):
-    if radii[i] == 0:
-        for c in range(3):
-            g_sh0[i, 0, c] = 0.0
-            for k in range(g_shN.shape[1]):
-                g_shN[i, k, c] = 0.0
-        for k in range(3):
-            g_means[i, k] = 0.0
-            g_log_scales[i, k] = 0.0
-            g_quats[i, k] = 0.0
-        g_quats[i, 3] = 0.0
-        return
-    wr, t, s, basis, v_r = scratch[0:9], scratch[9:15], scratch[15:18], scratch[18:34], scratch[34:43]
-    # colours: the SH coefficients (viewing directions carry no gradient); bands above `degree` get 0
-    _view_direction(means, i, centre, degree, basis)
-    bands = (degree + 1) * (degree + 1)
-    vr = v_colors[i, 0] if colors[i, 0] > 0.0 else 0.0
-    vg = v_colors[i, 1] if colors[i, 1] > 0.0 else 0.0
-    vb = v_colors[i, 2] if colors[i, 2] > 0.0 else 0.0
-    g_sh0[i, 0, 0], g_sh0[i, 0, 1], g_sh0[i, 0, 2] = basis[0] * vr, basis[0] * vg, basis[0] * vb
-    for k in range(1, g_shN.shape[1] + 1):
-        used = k < bands
-        g_shN[i, k - 1, 0] = basis[k] * vr if used else 0.0
-        g_shN[i, k - 1, 1] = basis[k] * vg if used else 0.0
-        g_shN[i, k - 1, 2] = basis[k] * vb if used else 0.0
-    # the forward quantities again
-    x, y, z = _camera_point(means, i, view)
-    tx, ty, cu, cv, clamped_x, clamped_y = _jacobian_point(x, y, z, fx, fy, cx, cy, width, height)
-    iz = 1.0 / z
-    j00, j02 = fx * iz, -fx * tx * iz * iz
-    j11, j12 = fy * iz, -fy * ty * iz * iz
-    uw, ux, uy, uz, qlen = _wr_and_t(view, quats, scales, i, j00, j02, j11, j12, wr, t, s)
-    ca = t[0] * t[0] + t[1] * t[1] + t[2] * t[2] + EPS2D
-    cb = t[0] * t[3] + t[1] * t[4] + t[2] * t[5]
-    cc = t[3] * t[3] + t[4] * t[4] + t[5] * t[5] + EPS2D
-    inv = 1.0 / max(ca * cc - cb * cb, 1e-12)
-    A, B, C = cc * inv, -cb * inv, ca * inv
-    # conic = inverse of [[ca, cb], [cb, cc]]
-    vA, vB, vC = v_conics[i, 0], v_conics[i, 1], v_conics[i, 2]
-    v_ca = -(vA * A * A + vB * A * B + vC * B * B)
-    v_cb = -(2 * vA * A * B + vB * (A * C + B * B) + 2 * vC * B * C)
-    v_cc = -(vA * B * B + vB * B * C + vC * C * C)
-    # cov2d = T Tᵀ, then T = J · (W Rq diag(s)), column by column
-    v_j00 = v_j02 = v_j11 = v_j12 = 0.0
-    for k in range(3):
-        vt0 = 2 * v_ca * t[k] + v_cb * t[3 + k]
-        vt1 = v_cb * t[k] + 2 * v_cc * t[3 + k]
-        m0, m1, m2 = wr[k] * s[k], wr[3 + k] * s[k], wr[6 + k] * s[k]
-        v_j00 += vt0 * m0
-        v_j02 += vt0 * m2
-        v_j11 += vt1 * m1
-        v_j12 += vt1 * m2
-        vm0, vm1, vm2 = j00 * vt0, j11 * vt1, j02 * vt0 + j12 * vt1  # Jᵀ v_T[:, k]
-        g_log_scales[i, k] = s[k] * (vm0 * wr[k] + vm1 * wr[3 + k] + vm2 * wr[6 + k])  # × s: the scale is exp
-        for row in range(3):  # d/d Rq[row, k] = s_k · (Wᵀ vm)[row]
-            v_r[3 * row + k] = s[k] * (view[0, row] * vm0 + view[1, row] * vm1 + view[2, row] * vm2)
-    # rotation matrix -> unit quaternion -> the raw quaternion
-    gw = 2 * (-uz * v_r[1] + uy * v_r[2] + uz * v_r[3] - ux * v_r[5] - uy * v_r[6] + ux * v_r[7])
-    gx = 2 * (uy * v_r[1] + uz * v_r[2] + uy * v_r[3] - 2 * ux * v_r[4] - uw * v_r[5] + uz * v_r[6]
-              + uw * v_r[7] - 2 * ux * v_r[8])
-    gy = 2 * (-2 * uy * v_r[0] + ux * v_r[1] + uw * v_r[2] + ux * v_r[3] + uz * v_r[5] - uw * v_r[6]
-              + uz * v_r[7] - 2 * uy * v_r[8])
-    gz = 2 * (-2 * uz * v_r[0] - uw * v_r[1] + ux * v_r[2] + uw * v_r[3] - 2 * uz * v_r[4] + uy * v_r[5]
-              + ux * v_r[6] + uy * v_r[7])
-    dot = uw * gw + ux * gx + uy * gy + uz * gz
-    g_quats[i, 0] = (gw - uw * dot) / qlen
-    g_quats[i, 1] = (gx - ux * dot) / qlen
-    g_quats[i, 2] = (gy - uy * dot) / qlen
-    g_quats[i, 3] = (gz - uz * dot) / qlen
-    # the Jacobian's entries and the 2D mean -> the camera-space point
-    v_tx = -v_j02 * fx * iz * iz
-    v_ty = -v_j12 * fy * iz * iz
-    v_z = (-(v_j00 * fx + v_j11 * fy) * iz * iz + 2 * (v_j02 * fx * tx + v_j12 * fy * ty) * iz * iz * iz)
-    v_x = 0.0 if clamped_x else v_tx
-    v_y = 0.0 if clamped_y else v_ty
-    v_z += (v_tx * cu if clamped_x else 0.0) + (v_ty * cv if clamped_y else 0.0)
-    vmx, vmy = v_means2d[i, 0], v_means2d[i, 1]
-    v_x += vmx * fx * iz
-    v_y += vmy * fy * iz
-    v_z -= (vmx * fx * x + vmy * fy * y) * iz * iz
-    for k in range(3):  # camera space -> world: the transpose of the view's rotation
-        g_means[i, k] = view[0, k] * v_x + view[1, k] * v_y + view[2, k] * v_z
+def _t_column_grads(t_k, t_3k, wr_k, wr_3k, wr_6k, s_k, v_ca, v_cb, v_cc, j00, j02, j11, j12, w0, w1, w2):
+    """Column k of T = J·(W·Rq·diag(s)) back to J's entries, to the log scale s_k, and to column k
+    of Rq's gradient (`w0`, `w1`, `w2`: the view rotation's columns 0, 1, 2, as tuples)."""
+    vt0 = 2 * v_ca * t_k + v_cb * t_3k
+    vt1 = v_cb * t_k + 2 * v_cc * t_3k
+    vm0, vm1, vm2 = j00 * vt0, j11 * vt1, j02 * vt0 + j12 * vt1  # Jᵀ v_T[:, k]
+    return (vt0 * wr_k * s_k, vt0 * wr_6k * s_k, vt1 * wr_3k * s_k, vt1 * wr_6k * s_k,  # d J00, J02, J11, J12
+            s_k * (vm0 * wr_k + vm1 * wr_3k + vm2 * wr_6k),  # d log s_k (× s: the scale is exp)
+            s_k * (w0[0] * vm0 + w0[1] * vm1 + w0[2] * vm2),  # d Rq[0, k] = s_k · (Wᵀ vm)[0]
+            s_k * (w1[0] * vm0 + w1[1] * vm1 + w1[2] * vm2),
+            s_k * (w2[0] * vm0 + w2[1] * vm1 + w2[2] * vm2))
+
+
+_V_UV, _V_CONIC, _DRAWN = 10, 12, 15  # the backward's further input rows (0-9 as the forward's)
+_G_MEAN, _G_QUAT, _G_SCALE = 16, 19, 23  # and its output rows
+_BACK_ROWS = 26
 
 
 @njit(parallel=True, fastmath=_FAST, cache=True)
@@ -299,16 +195,125 @@ def project_backward(means, quats, scales, view, fx, fy, cx, cy, width, height, 
 
     Takes d(loss)/d(means2d, conics, colors) and writes d(loss)/d(means, quats, log_scales, sh0,
     shN) (`scales` as given to the forward, the exp of the log scales); the rows of a Gaussian that
-    is not drawn get zeros, as do the SH bands above `degree`.
+    is not drawn get zeros, as do the SH bands above `degree`. Laid out as the forward: the SH
+    gradients per Gaussian, then the projection's gradients in SIMD lanes over one array's rows.
     """
     n = means.shape[0]
     centre = _centre(view)
+    v00, v01, v02, v03 = view[0, 0], view[0, 1], view[0, 2], view[0, 3]
+    v10, v11, v12, v13 = view[1, 0], view[1, 1], view[1, 2], view[1, 3]
+    v20, v21, v22, v23 = view[2, 0], view[2, 1], view[2, 2], view[2, 3]
+    lim_x, lim_y = _GUARD * 0.5 * width / fx, _GUARD * 0.5 * height / fy
+    u_lo, u_hi = -(cx / fx + lim_x), (width - cx) / fx + lim_x
+    v_lo, v_hi = -(cy / fy + lim_y), (height - cy) / fy + lim_y
+    col0, col1, col2 = (v00, v10, v20), (v01, v11, v21), (v02, v12, v22)  # the view rotation's columns
+    bands = (degree + 1) * (degree + 1)
     for task in prange((n + _CHUNK - 1) // _CHUNK):
-        scratch = np.empty(43, np.float64)
-        for i in range(task * _CHUNK, min(n, (task + 1) * _CHUNK)):
-            _backward_one(i, means, quats, scales, view, centre, fx, fy, cx, cy, width, height, degree,
-                          radii, colors, v_means2d, v_conics, v_colors, g_means, g_quats, g_log_scales,
-                          g_sh0, g_shN, scratch)
+        lo = task * _CHUNK
+        m = min(n, lo + _CHUNK) - lo
+        st = np.empty((_BACK_ROWS, _CHUNK), np.float64)
+        basis = np.empty(16, np.float64)
+        for k in range(m):
+            i = lo + k
+            for c in range(3):
+                st[_MEAN + c, k] = means[i, c]
+                st[_SCALE + c, k] = scales[i, c]
+                st[_V_CONIC + c, k] = v_conics[i, c]
+            for c in range(4):
+                st[_QUAT + c, k] = quats[i, c]
+            st[_V_UV, k], st[_V_UV + 1, k] = v_means2d[i, 0], v_means2d[i, 1]
+            st[_DRAWN, k] = 1.0 if radii[i] > 0 else 0.0
+            # colours: the SH coefficients (viewing directions carry no gradient); bands above `degree` get 0
+            vr = vg = vb = 0.0
+            if radii[i] > 0:
+                _view_direction(means, i, centre, degree, basis)
+                vr = v_colors[i, 0] if colors[i, 0] > 0.0 else 0.0
+                vg = v_colors[i, 1] if colors[i, 1] > 0.0 else 0.0
+                vb = v_colors[i, 2] if colors[i, 2] > 0.0 else 0.0
+            else:
+                basis[0] = 0.0
+            g_sh0[i, 0, 0], g_sh0[i, 0, 1], g_sh0[i, 0, 2] = basis[0] * vr, basis[0] * vg, basis[0] * vb
+            for j in range(1, g_shN.shape[1] + 1):
+                used = j < bands and radii[i] > 0
+                g_shN[i, j - 1, 0] = basis[j] * vr if used else 0.0
+                g_shN[i, j - 1, 1] = basis[j] * vg if used else 0.0
+                g_shN[i, j - 1, 2] = basis[j] * vb if used else 0.0
+        for k in range(np.uint64(m)):
+            # the forward quantities again
+            px, py, pz = st[_MEAN, k], st[_MEAN + 1, k], st[_MEAN + 2, k]
+            x = v00 * px + v01 * py + v02 * pz + v03
+            y = v10 * px + v11 * py + v12 * pz + v13
+            z = v20 * px + v21 * py + v22 * pz + v23
+            iz = 1.0 / max(z, NEAR)  # a drawn Gaussian is beyond NEAR; the others are masked below
+            u, v = x * iz, y * iz
+            cu, cv = min(max(u, u_lo), u_hi), min(max(v, v_lo), v_hi)  # where the Jacobian is taken
+            j00, j02 = fx * iz, -fx * cu * iz
+            j11, j12 = fy * iz, -fy * cv * iz
+            qw, qx, qy, qz = st[_QUAT, k], st[_QUAT + 1, k], st[_QUAT + 2, k], st[_QUAT + 3, k]
+            qlen = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
+            iq = 1.0 / qlen
+            uw, ux, uy, uz = qw * iq, qx * iq, qy * iq, qz * iq
+            r = _rotmat(uw, ux, uy, uz)
+            s0, s1, s2 = st[_SCALE, k], st[_SCALE + 1, k], st[_SCALE + 2, k]
+            wr0, wr1, wr2 = v00 * r[0] + v01 * r[3] + v02 * r[6], v00 * r[1] + v01 * r[4] + v02 * r[7], v00 * r[2] + v01 * r[5] + v02 * r[8]
+            wr3, wr4, wr5 = v10 * r[0] + v11 * r[3] + v12 * r[6], v10 * r[1] + v11 * r[4] + v12 * r[7], v10 * r[2] + v11 * r[5] + v12 * r[8]
+            wr6, wr7, wr8 = v20 * r[0] + v21 * r[3] + v22 * r[6], v20 * r[1] + v21 * r[4] + v22 * r[7], v20 * r[2] + v21 * r[5] + v22 * r[8]
+            t0, t1, t2 = (j00 * wr0 + j02 * wr6) * s0, (j00 * wr1 + j02 * wr7) * s1, (j00 * wr2 + j02 * wr8) * s2
+            t3, t4, t5 = (j11 * wr3 + j12 * wr6) * s0, (j11 * wr4 + j12 * wr7) * s1, (j11 * wr5 + j12 * wr8) * s2
+            ca = t0 * t0 + t1 * t1 + t2 * t2 + EPS2D
+            cb = t0 * t3 + t1 * t4 + t2 * t5
+            cc = t3 * t3 + t4 * t4 + t5 * t5 + EPS2D
+            inv = 1.0 / max(ca * cc - cb * cb, 1e-12)
+            A, B, C = cc * inv, -cb * inv, ca * inv
+            # conic = inverse of [[ca, cb], [cb, cc]]
+            vA, vB, vC = st[_V_CONIC, k], st[_V_CONIC + 1, k], st[_V_CONIC + 2, k]
+            v_ca = -(vA * A * A + vB * A * B + vC * B * B)
+            v_cb = -(2 * vA * A * B + vB * (A * C + B * B) + 2 * vC * B * C)
+            v_cc = -(vA * B * B + vB * B * C + vC * C * C)
+            # cov2d = T Tᵀ, then T = J · (W Rq diag(s)), column by column
+            c0 = _t_column_grads(t0, t3, wr0, wr3, wr6, s0, v_ca, v_cb, v_cc, j00, j02, j11, j12, col0, col1, col2)
+            c1 = _t_column_grads(t1, t4, wr1, wr4, wr7, s1, v_ca, v_cb, v_cc, j00, j02, j11, j12, col0, col1, col2)
+            c2 = _t_column_grads(t2, t5, wr2, wr5, wr8, s2, v_ca, v_cb, v_cc, j00, j02, j11, j12, col0, col1, col2)
+            v_j00, v_j02, v_j11, v_j12 = c0[0] + c1[0] + c2[0], c0[1] + c1[1] + c2[1], c0[2] + c1[2] + c2[2], c0[3] + c1[3] + c2[3]
+            # d Rq, row-major: [row, k] is column k's entry `5 + row`
+            dr0, dr1, dr2, dr3, dr4, dr5, dr6, dr7, dr8 = c0[5], c1[5], c2[5], c0[6], c1[6], c2[6], c0[7], c1[7], c2[7]
+            # rotation matrix -> unit quaternion -> the raw quaternion
+            gw = 2 * (-uz * dr1 + uy * dr2 + uz * dr3 - ux * dr5 - uy * dr6 + ux * dr7)
+            gx = 2 * (uy * dr1 + uz * dr2 + uy * dr3 - 2 * ux * dr4 - uw * dr5 + uz * dr6 + uw * dr7 - 2 * ux * dr8)
+            gy = 2 * (-2 * uy * dr0 + ux * dr1 + uw * dr2 + ux * dr3 + uz * dr5 - uw * dr6 + uz * dr7 - 2 * uy * dr8)
+            gz = 2 * (-2 * uz * dr0 - uw * dr1 + ux * dr2 + uw * dr3 - 2 * uz * dr4 + uy * dr5 + ux * dr6 + uy * dr7)
+            dot = uw * gw + ux * gx + uy * gy + uz * gz
+            # the Jacobian's entries and the 2D mean -> the camera-space point; a clamped ratio's
+            # gradient goes to z, not to x or y
+            v_tx = -v_j02 * fx * iz * iz
+            v_ty = -v_j12 * fy * iz * iz
+            v_z = -(v_j00 * fx + v_j11 * fy) * iz * iz + 2 * (v_j02 * fx * cu + v_j12 * fy * cv) * iz * iz
+            clamped_x, clamped_y = cu != u, cv != v
+            v_x = 0.0 if clamped_x else v_tx
+            v_y = 0.0 if clamped_y else v_ty
+            v_z += (v_tx * cu if clamped_x else 0.0) + (v_ty * cv if clamped_y else 0.0)
+            vmx, vmy = st[_V_UV, k], st[_V_UV + 1, k]
+            v_x += vmx * fx * iz
+            v_y += vmy * fy * iz
+            v_z -= (vmx * fx * x + vmy * fy * y) * iz * iz
+            drawn = st[_DRAWN, k] > 0.0
+            st[_G_MEAN, k] = v00 * v_x + v10 * v_y + v20 * v_z if drawn else 0.0  # camera -> world: Wᵀ
+            st[_G_MEAN + 1, k] = v01 * v_x + v11 * v_y + v21 * v_z if drawn else 0.0
+            st[_G_MEAN + 2, k] = v02 * v_x + v12 * v_y + v22 * v_z if drawn else 0.0
+            st[_G_QUAT, k] = (gw - uw * dot) * iq if drawn else 0.0
+            st[_G_QUAT + 1, k] = (gx - ux * dot) * iq if drawn else 0.0
+            st[_G_QUAT + 2, k] = (gy - uy * dot) * iq if drawn else 0.0
+            st[_G_QUAT + 3, k] = (gz - uz * dot) * iq if drawn else 0.0
+            st[_G_SCALE, k] = c0[4] if drawn else 0.0
+            st[_G_SCALE + 1, k] = c1[4] if drawn else 0.0
+            st[_G_SCALE + 2, k] = c2[4] if drawn else 0.0
+        for k in range(m):
+            i = lo + k
+            for c in range(3):
+                g_means[i, c] = st[_G_MEAN + c, k]
+                g_log_scales[i, c] = st[_G_SCALE + c, k]
+            for c in range(4):
+                g_quats[i, c] = st[_G_QUAT + c, k]
 
 
 @njit(parallel=True, cache=True)
