@@ -75,6 +75,16 @@ def _view_direction(means, i, centre, degree, basis):
     _sh_basis(dx * dn, dy * dn, dz * dn, degree, basis)
 
 
+@njit(inline="always", fastmath=_FAST, cache=True)
+def _camera_constants(view, fx, fy, cx, cy, width, height):
+    """The view's top three rows as scalars (loop constants, not loads from an array that might alias
+    an output), then the bounds of x/z and y/z where the Jacobian is taken (the guarded view)."""
+    lim_x, lim_y = _GUARD * 0.5 * width / fx, _GUARD * 0.5 * height / fy
+    return (view[0, 0], view[0, 1], view[0, 2], view[0, 3], view[1, 0], view[1, 1], view[1, 2], view[1, 3],
+            view[2, 0], view[2, 1], view[2, 2], view[2, 3],
+            -(cx / fx + lim_x), (width - cx) / fx + lim_x, -(cy / fy + lim_y), (height - cy) / fy + lim_y)
+
+
 _MEAN, _QUAT, _SCALE = 0, 3, 7  # rows of a chunk's inputs in the kernels' one state array
 _UV, _DEPTH, _RADIUS, _CONIC = 10, 12, 13, 14  # rows of the forward's outputs
 _STATE_ROWS = 17
@@ -97,12 +107,8 @@ def project_forward(means, quats, scales, sh0, shN, view, fx, fy, cx, cy, width,
     """
     n = means.shape[0]
     centre = _centre(view)
-    v00, v01, v02, v03 = view[0, 0], view[0, 1], view[0, 2], view[0, 3]
-    v10, v11, v12, v13 = view[1, 0], view[1, 1], view[1, 2], view[1, 3]
-    v20, v21, v22, v23 = view[2, 0], view[2, 1], view[2, 2], view[2, 3]
-    lim_x, lim_y = _GUARD * 0.5 * width / fx, _GUARD * 0.5 * height / fy
-    u_lo, u_hi = -(cx / fx + lim_x), (width - cx) / fx + lim_x
-    v_lo, v_hi = -(cy / fy + lim_y), (height - cy) / fy + lim_y
+    (v00, v01, v02, v03, v10, v11, v12, v13, v20, v21, v22, v23,
+     u_lo, u_hi, v_lo, v_hi) = _camera_constants(view, fx, fy, cx, cy, width, height)
     bands = (degree + 1) * (degree + 1)
     for task in prange((n + _CHUNK - 1) // _CHUNK):
         lo = task * _CHUNK
@@ -200,12 +206,8 @@ def project_backward(means, quats, scales, view, fx, fy, cx, cy, width, height, 
     """
     n = means.shape[0]
     centre = _centre(view)
-    v00, v01, v02, v03 = view[0, 0], view[0, 1], view[0, 2], view[0, 3]
-    v10, v11, v12, v13 = view[1, 0], view[1, 1], view[1, 2], view[1, 3]
-    v20, v21, v22, v23 = view[2, 0], view[2, 1], view[2, 2], view[2, 3]
-    lim_x, lim_y = _GUARD * 0.5 * width / fx, _GUARD * 0.5 * height / fy
-    u_lo, u_hi = -(cx / fx + lim_x), (width - cx) / fx + lim_x
-    v_lo, v_hi = -(cy / fy + lim_y), (height - cy) / fy + lim_y
+    (v00, v01, v02, v03, v10, v11, v12, v13, v20, v21, v22, v23,
+     u_lo, u_hi, v_lo, v_hi) = _camera_constants(view, fx, fy, cx, cy, width, height)
     col0, col1, col2 = (v00, v10, v20), (v01, v11, v21), (v02, v12, v22)  # the view rotation's columns
     bands = (degree + 1) * (degree + 1)
     for task in prange((n + _CHUNK - 1) // _CHUNK):
