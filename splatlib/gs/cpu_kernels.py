@@ -271,22 +271,53 @@ def _argsort_positive(values, ids):
     return ids
 
 
-@njit(inline="always", cache=True)
-def _half_extents(ca, cb, cc, op, radius):
-    """Half width and height (pixels) of the box a Gaussian can draw in: its ellipse of alpha ≥ 1/255
-    (see `_rows`) within its 3-sigma square, the bound the image is defined by; -1 when it draws
-    nothing. On trained scenes the box meets half the tiles the square does."""
-    level = _alpha_level(np.float64(op))
-    det = np.float64(ca) * cc - np.float64(cb) * cb
-    if level <= 0.0 or det <= 0.0:
-        return -1.0, -1.0
-    return min(radius, math.sqrt(level * cc / det)), min(radius, math.sqrt(level * ca / det))
+_BOX_CHUNK = 512  # Gaussians per parallel task of `_tile_boxes`
+_BOX_ROWS = 11  # its state rows: mean x, y; conic a, b, c; radius; alpha level; box x0, x1, y0, y1
+
+
+@njit(parallel=True, cache=True)
+def _tile_boxes(means2d, conics, opacities, radii, tiles_x, tiles_y):
+    """Per Gaussian [N, 4] int32, the tile columns x0:x1 and rows y0:y1 of the box it can draw in: its
+    ellipse of alpha ≥ 1/255 (see `_rows`) within its 3-sigma square, the bound the image is defined
+    by (on trained scenes half the tiles the square meets); an empty box where it draws nothing.
+
+    As the projection kernels: each chunk's inputs go into rows of one array (the alpha level's log
+    there, one at a time), a branch-free loop over those rows runs in SIMD lanes, and the boxes are
+    copied out."""
+    n = means2d.shape[0]
+    boxes = np.empty((n, 4), np.int32)
+    for task in prange((n + _BOX_CHUNK - 1) // _BOX_CHUNK):
+        lo = task * _BOX_CHUNK
+        m = min(n, lo + _BOX_CHUNK) - lo
+        st = np.empty((_BOX_ROWS, _BOX_CHUNK), np.float64)
+        for k in range(m):
+            g = lo + k
+            st[0, k], st[1, k] = means2d[g, 0], means2d[g, 1]
+            st[2, k], st[3, k], st[4, k] = conics[g, 0], conics[g, 1], conics[g, 2]
+            st[5, k] = radii[g]  # 0: behind the camera or off screen
+            st[6, k] = _alpha_level(np.float64(opacities[g]))
+        for k in range(np.uint64(m)):
+            ca, cb, cc, radius, level = st[2, k], st[3, k], st[4, k], st[5, k], st[6, k]
+            det = ca * cc - cb * cb
+            drawn = (radius > 0.0) & (level > 0.0) & (det > 0.0)
+            safe_det = det if drawn else 1.0
+            hx = min(radius, math.sqrt(max(level * cc / safe_det, 0.0)))
+            hy = min(radius, math.sqrt(max(level * ca / safe_det, 0.0)))
+            mx, my = st[0, k], st[1, k]
+            st[7, k] = min(max(math.floor((mx - hx) / TILE), 0.0), tiles_x) if drawn else 0.0
+            st[8, k] = min(max(math.floor((mx + hx) / TILE) + 1.0, 0.0), tiles_x) if drawn else 0.0
+            st[9, k] = min(max(math.floor((my - hy) / TILE), 0.0), tiles_y) if drawn else 0.0
+            st[10, k] = min(max(math.floor((my + hy) / TILE) + 1.0, 0.0), tiles_y) if drawn else 0.0
+        for k in range(m):
+            for c in range(4):
+                boxes[lo + k, c] = np.int32(st[7 + c, k])
+    return boxes
 
 
 @njit(parallel=True, cache=True)
 def bin_tiles(means2d, conics, opacities, radii, depths, tiles_x, tiles_y):
     """The (tile, Gaussian) pairs the compositing walks: every drawn Gaussian in each tile its
-    box (`_half_extents`) touches, grouped by tile and front to back within a tile.
+    box (`_tile_boxes`) touches, grouped by tile and front to back within a tile.
 
     A counting sort by tile of the Gaussians taken in depth order, so each tile's list comes out
     depth-sorted. Returns `tile_start` [tiles + 1] (tile t's pairs are tile_start[t]:tile_start[t+1]),
@@ -294,17 +325,7 @@ def bin_tiles(means2d, conics, opacities, radii, depths, tiles_x, tiles_y):
     at least one tile, front to back), `rank_start` [len(order) + 1] and `slot_pair` [M] (the pairs of order[r] are
     slot_pair[rank_start[r]:rank_start[r+1]]).
     """
-    n_all = means2d.shape[0]
-    boxes = np.zeros((n_all, 4), np.int32)  # tile columns x0:x1, rows y0:y1, in model order
-    for g in prange(n_all):
-        if radii[g] > 0:  # beyond the near plane and on screen
-            hx, hy = _half_extents(conics[g, 0], conics[g, 1], conics[g, 2], opacities[g], np.float64(radii[g]))
-            if hx >= 0.0:
-                mx, my = np.float64(means2d[g, 0]), np.float64(means2d[g, 1])
-                boxes[g, 0] = int(min(max(math.floor((mx - hx) / TILE), 0.0), tiles_x))
-                boxes[g, 1] = int(min(max(math.floor((mx + hx) / TILE) + 1.0, 0.0), tiles_x))
-                boxes[g, 2] = int(min(max(math.floor((my - hy) / TILE), 0.0), tiles_y))
-                boxes[g, 3] = int(min(max(math.floor((my + hy) / TILE) + 1.0, 0.0), tiles_y))
+    boxes = _tile_boxes(means2d, conics, opacities, radii, tiles_x, tiles_y)  # in model order
     drawn = np.nonzero((boxes[:, 1] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 2]))[0]
     order = _argsort_positive(depths, drawn)
     n = order.shape[0]
