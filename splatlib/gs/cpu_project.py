@@ -3,7 +3,7 @@
 `project_forward` does for every Gaussian what `reference.project` and `sh.sh_to_color` do with
 tensor ops: EWA projection into one pinhole camera (mean, conic, depth, radius) and the colour of
 its spherical harmonics seen from that camera. `project_backward` is its hand-written gradient,
-one Gaussian per iteration, so autograd never builds a graph of per-slice ops (whose backward
+in the same kernel layout (`_camera_jacobian` and `_covariance_terms` shared), so autograd never builds a graph of per-slice ops (whose backward
 zero-filled a full-size tensor for every slice). `adam_update` is Adam over one parameter tensor
 in a single pass. The tests compare all three with autograd and torch.
 """
@@ -22,8 +22,8 @@ EPS2D = 0.3  # px² low-pass added to the 2D covariance, as gsplat
 NEAR = 0.01
 _GUARD = 0.3  # the Jacobian is taken at most 30% of the half field of view outside the image, as gsplat
 _CHUNK = 512  # Gaussians per parallel task; its state array is allocated once per task
-# The per-Gaussian bodies are inlined into the parallel loops: called once per Gaussian with their
-# twenty array arguments, the forward and backward took 25-40% longer (200k Gaussians, 2026-12-04).
+# The helpers are inlined into the parallel loops (numba's inline="always"): called once per Gaussian
+# with their array arguments, the earlier scalar kernels took 25-40% longer (200k Gaussians, 2026-12-04).
 
 
 @njit(inline="always", fastmath=_FAST, cache=True)
@@ -85,6 +85,40 @@ def _camera_constants(view, fx, fy, cx, cy, width, height):
             -(cx / fx + lim_x), (width - cx) / fx + lim_x, -(cy / fy + lim_y), (height - cy) / fy + lim_y)
 
 
+@njit(inline="always", fastmath=_FAST, cache=True)
+def _camera_jacobian(px, py, pz, cam, fx, fy):
+    """The camera-space point, 1/z (z at least NEAR), x/z and y/z, the same clamped to the guarded
+    view (where the projection's Jacobian is taken), and the Jacobian's entries J00, J02, J11, J12.
+    `cam`: `_camera_constants`."""
+    x = cam[0] * px + cam[1] * py + cam[2] * pz + cam[3]
+    y = cam[4] * px + cam[5] * py + cam[6] * pz + cam[7]
+    z = cam[8] * px + cam[9] * py + cam[10] * pz + cam[11]
+    iz = 1.0 / max(z, NEAR)
+    u, v = x * iz, y * iz
+    cu, cv = min(max(u, cam[12]), cam[13]), min(max(v, cam[14]), cam[15])
+    return x, y, z, iz, u, v, cu, cv, fx * iz, -fx * cu * iz, fy * iz, -fy * cv * iz
+
+
+@njit(inline="always", fastmath=_FAST, cache=True)
+def _covariance_terms(qw, qx, qy, qz, s0, s1, s2, cam, j00, j02, j11, j12):
+    """From a raw quaternion, the scales and the Jacobian: the unit quaternion and 1/its length, W·Rq
+    (3×3 row-major; W the view rotation, Rq the Gaussian's), T = J·W·Rq·diag(s) (2×3 row-major) and
+    the 2D covariance T·Tᵀ with the low-pass (a, b, c), as one flat tuple of 23."""
+    iq = 1.0 / max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
+    uw, ux, uy, uz = qw * iq, qx * iq, qy * iq, qz * iq
+    r = _rotmat(uw, ux, uy, uz)
+    wr0, wr1, wr2 = (cam[0] * r[0] + cam[1] * r[3] + cam[2] * r[6], cam[0] * r[1] + cam[1] * r[4] + cam[2] * r[7],
+                     cam[0] * r[2] + cam[1] * r[5] + cam[2] * r[8])
+    wr3, wr4, wr5 = (cam[4] * r[0] + cam[5] * r[3] + cam[6] * r[6], cam[4] * r[1] + cam[5] * r[4] + cam[6] * r[7],
+                     cam[4] * r[2] + cam[5] * r[5] + cam[6] * r[8])
+    wr6, wr7, wr8 = (cam[8] * r[0] + cam[9] * r[3] + cam[10] * r[6], cam[8] * r[1] + cam[9] * r[4] + cam[10] * r[7],
+                     cam[8] * r[2] + cam[9] * r[5] + cam[10] * r[8])
+    t0, t1, t2 = (j00 * wr0 + j02 * wr6) * s0, (j00 * wr1 + j02 * wr7) * s1, (j00 * wr2 + j02 * wr8) * s2
+    t3, t4, t5 = (j11 * wr3 + j12 * wr6) * s0, (j11 * wr4 + j12 * wr7) * s1, (j11 * wr5 + j12 * wr8) * s2
+    return (uw, ux, uy, uz, iq, wr0, wr1, wr2, wr3, wr4, wr5, wr6, wr7, wr8, t0, t1, t2, t3, t4, t5,
+            t0 * t0 + t1 * t1 + t2 * t2 + EPS2D, t0 * t3 + t1 * t4 + t2 * t5, t3 * t3 + t4 * t4 + t5 * t5 + EPS2D)
+
+
 _MEAN, _QUAT, _SCALE = 0, 3, 7  # rows of a chunk's inputs in the kernels' one state array
 _UV, _DEPTH, _RADIUS, _CONIC = 10, 12, 13, 14  # rows of the forward's outputs
 _STATE_ROWS = 17
@@ -107,8 +141,7 @@ def project_forward(means, quats, scales, sh0, shN, view, fx, fy, cx, cy, width,
     """
     n = means.shape[0]
     centre = _centre(view)
-    (v00, v01, v02, v03, v10, v11, v12, v13, v20, v21, v22, v23,
-     u_lo, u_hi, v_lo, v_hi) = _camera_constants(view, fx, fy, cx, cy, width, height)
+    cam = _camera_constants(view, fx, fy, cx, cy, width, height)
     bands = (degree + 1) * (degree + 1)
     for task in prange((n + _CHUNK - 1) // _CHUNK):
         lo = task * _CHUNK
@@ -122,31 +155,12 @@ def project_forward(means, quats, scales, sh0, shN, view, fx, fy, cx, cy, width,
             for c in range(4):
                 st[_QUAT + c, k] = quats[lo + k, c]
         for k in range(np.uint64(m)):
-            px, py, pz = st[_MEAN, k], st[_MEAN + 1, k], st[_MEAN + 2, k]
-            x = v00 * px + v01 * py + v02 * pz + v03
-            y = v10 * px + v11 * py + v12 * pz + v13
-            z = v20 * px + v21 * py + v22 * pz + v23
-            iz = 1.0 / max(z, NEAR)
+            x, y, z, iz, _u, _v, _cu, _cv, j00, j02, j11, j12 = _camera_jacobian(
+                st[_MEAN, k], st[_MEAN + 1, k], st[_MEAN + 2, k], cam, fx, fy)
             mx, my = fx * x * iz + cx, fy * y * iz + cy
-            j00, j11 = fx * iz, fy * iz
-            j02 = -j00 * min(max(x * iz, u_lo), u_hi)  # the Jacobian at the clamped x/z, y/z (`_jacobian_point`)
-            j12 = -j11 * min(max(y * iz, v_lo), v_hi)
-            qw, qx, qy, qz = st[_QUAT, k], st[_QUAT + 1, k], st[_QUAT + 2, k], st[_QUAT + 3, k]
-            iq = 1.0 / max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
-            r = _rotmat(qw * iq, qx * iq, qy * iq, qz * iq)
-            s0, s1, s2 = st[_SCALE, k], st[_SCALE + 1, k], st[_SCALE + 2, k]
-            # T = J·W·Rq·diag(s): row 0 of J meets rows 0 and 2 of W·Rq, row 1 rows 1 and 2
-            w20, w21, w22 = (v20 * r[0] + v21 * r[3] + v22 * r[6], v20 * r[1] + v21 * r[4] + v22 * r[7],
-                             v20 * r[2] + v21 * r[5] + v22 * r[8])
-            t0 = (j00 * (v00 * r[0] + v01 * r[3] + v02 * r[6]) + j02 * w20) * s0
-            t1 = (j00 * (v00 * r[1] + v01 * r[4] + v02 * r[7]) + j02 * w21) * s1
-            t2 = (j00 * (v00 * r[2] + v01 * r[5] + v02 * r[8]) + j02 * w22) * s2
-            t3 = (j11 * (v10 * r[0] + v11 * r[3] + v12 * r[6]) + j12 * w20) * s0
-            t4 = (j11 * (v10 * r[1] + v11 * r[4] + v12 * r[7]) + j12 * w21) * s1
-            t5 = (j11 * (v10 * r[2] + v11 * r[5] + v12 * r[8]) + j12 * w22) * s2
-            ca = t0 * t0 + t1 * t1 + t2 * t2 + EPS2D
-            cb = t0 * t3 + t1 * t4 + t2 * t5
-            cc = t3 * t3 + t4 * t4 + t5 * t5 + EPS2D
+            terms = _covariance_terms(st[_QUAT, k], st[_QUAT + 1, k], st[_QUAT + 2, k], st[_QUAT + 3, k],
+                                      st[_SCALE, k], st[_SCALE + 1, k], st[_SCALE + 2, k], cam, j00, j02, j11, j12)
+            ca, cb, cc = terms[20], terms[21], terms[22]
             det = ca * cc - cb * cb
             mid = 0.5 * (ca + cc)
             rad = math.ceil(3.0 * math.sqrt(mid + math.sqrt(max(mid * mid - det, 0.1))))
@@ -206,9 +220,8 @@ def project_backward(means, quats, scales, view, fx, fy, cx, cy, width, height, 
     """
     n = means.shape[0]
     centre = _centre(view)
-    (v00, v01, v02, v03, v10, v11, v12, v13, v20, v21, v22, v23,
-     u_lo, u_hi, v_lo, v_hi) = _camera_constants(view, fx, fy, cx, cy, width, height)
-    col0, col1, col2 = (v00, v10, v20), (v01, v11, v21), (v02, v12, v22)  # the view rotation's columns
+    cam = _camera_constants(view, fx, fy, cx, cy, width, height)
+    col0, col1, col2 = (cam[0], cam[4], cam[8]), (cam[1], cam[5], cam[9]), (cam[2], cam[6], cam[10])  # W's columns
     bands = (degree + 1) * (degree + 1)
     for task in prange((n + _CHUNK - 1) // _CHUNK):
         lo = task * _CHUNK
@@ -224,47 +237,33 @@ def project_backward(means, quats, scales, view, fx, fy, cx, cy, width, height, 
             for c in range(4):
                 st[_QUAT + c, k] = quats[i, c]
             st[_V_UV, k], st[_V_UV + 1, k] = v_means2d[i, 0], v_means2d[i, 1]
-            st[_DRAWN, k] = 1.0 if radii[i] > 0 else 0.0
-            # colours: the SH coefficients (viewing directions carry no gradient); bands above `degree` get 0
+            drawn = radii[i] > 0
+            st[_DRAWN, k] = 1.0 if drawn else 0.0
+            # colours: the SH coefficients (viewing directions carry no gradient); bands above `degree`
+            # and Gaussians not drawn get 0
             vr = vg = vb = 0.0
-            if radii[i] > 0:
+            if drawn:
                 _view_direction(means, i, centre, degree, basis)
                 vr = v_colors[i, 0] if colors[i, 0] > 0.0 else 0.0
                 vg = v_colors[i, 1] if colors[i, 1] > 0.0 else 0.0
                 vb = v_colors[i, 2] if colors[i, 2] > 0.0 else 0.0
-            else:
-                basis[0] = 0.0
-            g_sh0[i, 0, 0], g_sh0[i, 0, 1], g_sh0[i, 0, 2] = basis[0] * vr, basis[0] * vg, basis[0] * vb
+            g_sh0[i, 0, 0] = basis[0] * vr if drawn else 0.0
+            g_sh0[i, 0, 1] = basis[0] * vg if drawn else 0.0
+            g_sh0[i, 0, 2] = basis[0] * vb if drawn else 0.0
             for j in range(1, g_shN.shape[1] + 1):
-                used = j < bands and radii[i] > 0
+                used = j < bands and drawn
                 g_shN[i, j - 1, 0] = basis[j] * vr if used else 0.0
                 g_shN[i, j - 1, 1] = basis[j] * vg if used else 0.0
                 g_shN[i, j - 1, 2] = basis[j] * vb if used else 0.0
         for k in range(np.uint64(m)):
             # the forward quantities again
-            px, py, pz = st[_MEAN, k], st[_MEAN + 1, k], st[_MEAN + 2, k]
-            x = v00 * px + v01 * py + v02 * pz + v03
-            y = v10 * px + v11 * py + v12 * pz + v13
-            z = v20 * px + v21 * py + v22 * pz + v23
-            iz = 1.0 / max(z, NEAR)  # a drawn Gaussian is beyond NEAR; the others are masked below
-            u, v = x * iz, y * iz
-            cu, cv = min(max(u, u_lo), u_hi), min(max(v, v_lo), v_hi)  # where the Jacobian is taken
-            j00, j02 = fx * iz, -fx * cu * iz
-            j11, j12 = fy * iz, -fy * cv * iz
-            qw, qx, qy, qz = st[_QUAT, k], st[_QUAT + 1, k], st[_QUAT + 2, k], st[_QUAT + 3, k]
-            qlen = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
-            iq = 1.0 / qlen
-            uw, ux, uy, uz = qw * iq, qx * iq, qy * iq, qz * iq
-            r = _rotmat(uw, ux, uy, uz)
+            x, y, z, iz, u, v, cu, cv, j00, j02, j11, j12 = _camera_jacobian(
+                st[_MEAN, k], st[_MEAN + 1, k], st[_MEAN + 2, k], cam, fx, fy)  # a drawn Gaussian is beyond NEAR
+            (uw, ux, uy, uz, iq, wr0, wr1, wr2, wr3, wr4, wr5, wr6, wr7, wr8, t0, t1, t2, t3, t4, t5,
+             ca, cb, cc) = _covariance_terms(st[_QUAT, k], st[_QUAT + 1, k], st[_QUAT + 2, k], st[_QUAT + 3, k],
+                                             st[_SCALE, k], st[_SCALE + 1, k], st[_SCALE + 2, k], cam,
+                                             j00, j02, j11, j12)
             s0, s1, s2 = st[_SCALE, k], st[_SCALE + 1, k], st[_SCALE + 2, k]
-            wr0, wr1, wr2 = v00 * r[0] + v01 * r[3] + v02 * r[6], v00 * r[1] + v01 * r[4] + v02 * r[7], v00 * r[2] + v01 * r[5] + v02 * r[8]
-            wr3, wr4, wr5 = v10 * r[0] + v11 * r[3] + v12 * r[6], v10 * r[1] + v11 * r[4] + v12 * r[7], v10 * r[2] + v11 * r[5] + v12 * r[8]
-            wr6, wr7, wr8 = v20 * r[0] + v21 * r[3] + v22 * r[6], v20 * r[1] + v21 * r[4] + v22 * r[7], v20 * r[2] + v21 * r[5] + v22 * r[8]
-            t0, t1, t2 = (j00 * wr0 + j02 * wr6) * s0, (j00 * wr1 + j02 * wr7) * s1, (j00 * wr2 + j02 * wr8) * s2
-            t3, t4, t5 = (j11 * wr3 + j12 * wr6) * s0, (j11 * wr4 + j12 * wr7) * s1, (j11 * wr5 + j12 * wr8) * s2
-            ca = t0 * t0 + t1 * t1 + t2 * t2 + EPS2D
-            cb = t0 * t3 + t1 * t4 + t2 * t5
-            cc = t3 * t3 + t4 * t4 + t5 * t5 + EPS2D
             inv = 1.0 / max(ca * cc - cb * cb, 1e-12)
             A, B, C = cc * inv, -cb * inv, ca * inv
             # conic = inverse of [[ca, cb], [cb, cc]]
@@ -299,9 +298,9 @@ def project_backward(means, quats, scales, view, fx, fy, cx, cy, width, height, 
             v_y += vmy * fy * iz
             v_z -= (vmx * fx * x + vmy * fy * y) * iz * iz
             drawn = st[_DRAWN, k] > 0.0
-            st[_G_MEAN, k] = v00 * v_x + v10 * v_y + v20 * v_z if drawn else 0.0  # camera -> world: Wᵀ
-            st[_G_MEAN + 1, k] = v01 * v_x + v11 * v_y + v21 * v_z if drawn else 0.0
-            st[_G_MEAN + 2, k] = v02 * v_x + v12 * v_y + v22 * v_z if drawn else 0.0
+            st[_G_MEAN, k] = col0[0] * v_x + col0[1] * v_y + col0[2] * v_z if drawn else 0.0  # camera -> world: Wᵀ
+            st[_G_MEAN + 1, k] = col1[0] * v_x + col1[1] * v_y + col1[2] * v_z if drawn else 0.0
+            st[_G_MEAN + 2, k] = col2[0] * v_x + col2[1] * v_y + col2[2] * v_z if drawn else 0.0
             st[_G_QUAT, k] = (gw - uw * dot) * iq if drawn else 0.0
             st[_G_QUAT + 1, k] = (gx - ux * dot) * iq if drawn else 0.0
             st[_G_QUAT + 2, k] = (gy - uy * dot) * iq if drawn else 0.0
