@@ -1,6 +1,9 @@
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
+from splatlib.gs.blur import separable_blur
 from splatlib.gs.metrics import photometric_loss, psnr, ssim
 
 
@@ -60,3 +63,24 @@ def test_the_cpu_loss_and_its_gradient_match_the_tensor_version():
         assert abs(loss.item() - expected.item()) < 1e-6, lam
         rel = float((ours.grad - ref.grad).norm() / ref.grad.norm())
         assert rel < 1e-5, (lam, rel)
+
+
+@pytest.mark.parametrize("height, width", [(4, 7), (12, 5), (1, 1)])
+def test_the_blurs_handle_images_smaller_than_the_window(height, width):
+    """Zero padding on both sides of a row or column shorter than the 11 taps: SSIM and the CPU
+    loss's gradient against the 2D window written out."""
+    g = torch.Generator().manual_seed(3)
+    target = torch.rand(height, width, 3, generator=g)
+    render = (target + 0.2 * torch.randn(height, width, 3, generator=g)).clamp(0, 1)
+    assert abs(float(ssim(render, target)) - float(ssim_2d_reference(render, target))) < 1e-5
+    ours = render.clone().requires_grad_()
+    photometric_loss(ours, target, 1.0).backward()
+    ref = render.double().clone().requires_grad_()
+    (1 - ssim_2d_reference(ref, target.double())).backward()
+    rel = float((ours.grad.double() - ref.grad).norm() / ref.grad.norm())
+    assert rel < 1e-4, rel
+
+
+def test_the_blur_takes_eleven_taps():
+    with pytest.raises(ValueError, match="11 taps"):
+        separable_blur(np.zeros((1, 4, 4), np.float32), np.ones(7, np.float32) / 7)
