@@ -319,15 +319,19 @@ def project_backward(means, quats, scales, view, fx, fy, cx, cy, width, height, 
 
 @njit(parallel=True, cache=True)
 def adam_update(param, grad, m, v, lr, b1, b2, c1, c2, eps):
-    """One Adam step over flat float32 arrays, in place; a non-finite gradient entry counts as 0
-    (once in the moments it would turn the parameter into NaN for good)."""
-    step = lr / c1
-    ic2 = 1.0 / c2
+    """One Adam step over flat float32 arrays, in place, in float32 arithmetic as torch's Adam on
+    float32 tensors (in float64 the square roots and divisions took 16-wide SIMD down to 8: 1.55 →
+    1.26 ms over 50k Gaussians' 2.95M parameters); a non-finite gradient entry counts as 0 (once in
+    the moments it would turn the parameter into NaN for good)."""
+    step, ic2 = np.float32(lr / c1), np.float32(1.0 / c2)
+    keep_m, keep_v = np.float32(b1), np.float32(b2)
+    take_m, take_v = np.float32(1.0 - b1), np.float32(1.0 - b2)
+    f_eps, zero = np.float32(eps), np.float32(0.0)
     for i in prange(param.shape[0]):
         g = grad[i]
-        g = g if math.isfinite(g) else 0.0
-        mi = b1 * m[i] + (1 - b1) * g
-        vi = b2 * v[i] + (1 - b2) * g * g
+        g = g if math.isfinite(g) else zero
+        mi = keep_m * m[i] + take_m * g
+        vi = keep_v * v[i] + take_v * g * g
         m[i] = mi
         v[i] = vi
-        param[i] -= step * mi / (math.sqrt(vi * ic2) + eps)
+        param[i] -= step * mi / (math.sqrt(vi * ic2) + f_eps)

@@ -63,9 +63,9 @@ class _Composite(torch.autograd.Function):
         tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
         bins = kernels.bin_tiles(arrays[0], arrays[1], arrays[3], radii.numpy(), depths.detach().numpy(),
                                  tiles_x, tiles_y)
-        image = np.zeros((height, width, 3), np.float32)
-        final_t = np.zeros((height, width), np.float32)
-        last = np.zeros((height, width), np.int64)
+        image = np.empty((height, width, 3), np.float32)  # the kernel writes every pixel
+        final_t = np.empty((height, width), np.float32)
+        last = np.empty((height, width), np.int64)
         kernels.composite_forward(*bins[:2], *arrays, width, height, tiles_x, image, final_t, last)
         ctx.state = (bins, arrays, width, height, tiles_x, final_t, last)
         return torch.from_numpy(image), torch.from_numpy(1.0 - final_t)
