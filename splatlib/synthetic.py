@@ -24,9 +24,9 @@ _WALL_RADIUS = 5.0
 
 DEMO_VIDEO = {"seconds": 10.0, "fps": 10.0}  # `splatlib demo`'s input: 100 frames at 480×360
 DEMO_OPTIONS = {"iterations": 600, "image_size": 320, "max_gaussians": 40_000}
-"""The demo's pipeline settings beside the defaults: 42 s of `splatlib run` on 2 cores and 24.69 dB held-out in the
-ledger run of 2026-12-04 13:17 (24.85 dB in 37 s that morning); 23.95-24.62 dB across 4 runs the day before (quality
-ledger, benchmarks/bench_quality.py)."""
+"""The demo's pipeline settings beside the defaults: 25-42 s of `splatlib run` on 2 cores and 23.6-24.9 dB held-out
+in 14 of the 15 quality-ledger runs of 2026-12-04 (benchmarks/bench_quality.py); the 15th got a poor SfM model and
+ended at 16.7 dB (README, "The quality ledger")."""
 
 
 def make_texture(seed: int, size: int = 512) -> np.ndarray:
