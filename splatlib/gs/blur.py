@@ -3,9 +3,8 @@
 Each blurred value is one written-out sum of its 11 neighbours (`along`, `down`), so the loop over a
 row vectorises with the sum in a register: a loop over the taps around it kept the sums in memory
 and spent its time loading and storing them (the training loss and its gradient at 640×480: 15 ms
-against 8 ms).
-The column pass reads the rows above and below without testing for the edges: the row pass writes into a stack
-with `HALF` zero rows above and below (`padded_rows`).
+against 8 ms). The column pass reads the rows above and below without testing for the edges: the
+row pass writes into a stack with `HALF` zero rows above and below (`padded_rows`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def _row_blurred_statistics(render, target, t, out):
     interleaved as in the images)."""
     height, n = render.shape
     for r in prange(height):
-        pad, step = np.uint64(3 * HALF), np.uint64(3)  # set here, not outside the loop: then LLVM sees constants and vectorises
+        pad, step = np.uint64(3 * HALF), np.uint64(3)  # set inside the loop: LLVM sees constants and vectorises
         p = np.zeros((5, n + 6 * HALF), np.float32)  # the five maps of this row, zero padded
         x_row, y_row = render[r], target[r]
         for i in range(np.uint64(n)):
