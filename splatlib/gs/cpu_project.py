@@ -3,9 +3,10 @@
 `project_forward` does for every Gaussian what `reference.project` and `sh.sh_to_color` do with
 tensor ops: EWA projection into one pinhole camera (mean, conic, depth, radius) and the colour of
 its spherical harmonics seen from that camera. `project_backward` is its hand-written gradient,
-in the same kernel layout (`_camera_jacobian` and `_covariance_terms` shared), so autograd never builds a graph of per-slice ops (whose backward
-zero-filled a full-size tensor for every slice). `adam_update` is Adam over one parameter tensor
-in a single pass. The tests compare all three with autograd and torch.
+in the same kernel layout (`_camera_jacobian` and `_covariance_terms` shared), so autograd never
+builds a graph of per-slice ops (whose backward zero-filled a full-size tensor for every slice).
+`adam_update` is Adam over one parameter tensor in a single pass. The tests compare all three with
+autograd and torch.
 """
 
 from __future__ import annotations
