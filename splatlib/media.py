@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import av
 from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError
@@ -60,6 +59,8 @@ class VideoInfo:
 
 def probe_video(path: Path) -> VideoInfo:
     """Read duration, size, frame rate and rotation; raise InputError on anything unusable."""
+    import av  # 60 ms to import: only where a video is probed, not in every CLI call or photo scene
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path.name}: no such file")
