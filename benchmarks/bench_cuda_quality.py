@@ -5,7 +5,7 @@ variants on that run's SfM model (the GPU makes larger images and budgets cost a
    GPU, convert) `--runs` times in one library: wall time per stage and held-out PSNR/SSIM. The first
    run also pays one-time costs (numba's kernel cache for the thumbnail and the metrics).
 2. Every `--variant LABEL:KEY=VALUE,…` trains on the last run's SfM model (TrainOptions fields, plus
-   `per_view`: the Gaussian budget per training view, `stages.train.GAUSSIANS_PER_VIEW`) once per
+   `per_view`: the Gaussian budget per training view, in place of `stages.train.gaussians_per_view`) once per
    `--seeds` seed, and reports held-out PSNR at the training size and at 512 px long side (the same
    pixels for every variant, as `bench_training.py`).
 
@@ -43,6 +43,9 @@ def pipeline_run(library: Path, photos: Path, device: str) -> tuple[dict, Path]:
     row = {"status": scene.status.value, "error": scene.error, "wall_s": round(time.perf_counter() - t0, 1),
            "seconds": m.get("seconds", {}), "placed": m.get("registered_frames"), "frames": m.get("total_frames"),
            "gaussians": m.get("num_gaussians"), "psnr": m.get("psnr"), "ssim": m.get("ssim")}
+    sfm_report = store.path(f"sfm/{scene.id}") / "report.json"
+    if sfm_report.is_file():
+        row["sfm_seconds"] = json.loads(sfm_report.read_text()).get("seconds")
     train = store.path(f"outputs/{scene.id}") / "train.json"
     if train.is_file():
         row["device"] = json.loads(train.read_text()).get("device")
@@ -55,13 +58,13 @@ def train_variant(sfm: Path, options: dict) -> dict:
 
     options = dict(options)
     per_view = options.pop("per_view", None)
-    saved = train.GAUSSIANS_PER_VIEW
+    saved = train.gaussians_per_view
     if per_view is not None:
-        train.GAUSSIANS_PER_VIEW = int(per_view)
+        train.gaussians_per_view = lambda device: int(per_view)
     try:
         return train_once(sfm, options)
     finally:
-        train.GAUSSIANS_PER_VIEW = saved
+        train.gaussians_per_view = saved
 
 
 def main() -> None:
@@ -86,7 +89,8 @@ def main() -> None:
         results["runs"].append(row)
         save()
         print(f"run {i + 1}: {row['status']} {row['error'] or ''} wall {row['wall_s']} s, stages "
-              f"{json.dumps(row['seconds'])}, {row['placed']}/{row['frames']} placed, {row['gaussians']} G, "
+              f"{json.dumps(row['seconds'])} (SfM {json.dumps(row.get('sfm_seconds'))}), "
+              f"{row['placed']}/{row['frames']} placed, {row['gaussians']} G, "
               f"held-out {row['psnr']} dB SSIM {row['ssim']}, {row.get('device')}", flush=True)
     if sfm is None or not args.variant:
         return

@@ -51,17 +51,29 @@ PLAN_OVERHEAD = 1.15  # held-out evaluations, densification and progress beside 
 
 
 GAUSSIANS_PER_VIEW = 3000
-"""Budget per training view: more Gaussians than the views constrain only fit the training
+"""Budget per training view on the CPU: more Gaussians than the views constrain only fit the training
 images better (on fountain_p11's 10 views, 100k Gaussians end 2.5 dB below 30k on the held-out view).
 6000 per view was measured on 2026-12-04 and not adopted: +0.8 to +1.1 dB on two fixed fountain_p11
 SfM models over four seeds, but end to end −3.8 dB with its true cameras, −0.7 dB as a video and
-−0.2 dB on lund (README, "A larger Gaussian budget")."""
+−0.2 dB on lund (README, "A larger Gaussian budget"), and each step costs more."""
+GAUSSIANS_PER_VIEW_CUDA = 6000
+"""Budget per training view on a GPU, where twice the Gaussians cost no step time (gsplat's steps are
+launch-bound: 5 ms from 10k to 200k Gaussians on an H200). fountain_p11 on an H200, 2026-12-04
+(`benchmarks/gpu_quality.sh`, same SfM model per set, 10-12 s of training either way): mapped, 24.62
+→ 25.33 dB (2 seeds) and 24.63 → 25.14 dB (3 seeds, another mapping), SSIM 0.864 → 0.889; with its
+true cameras 23.29 → 23.46 dB, SSIM 0.837 → 0.857 (3 seeds). 9000 and 12000 per view: 24.98 and
+25.37 dB, no better beyond the seeds' spread."""
 MIN_BUDGET = 20_000
 
 
-def gaussian_budget(max_gaussians: int, train_views: int) -> int:
-    """Densification budget: GAUSSIANS_PER_VIEW per training view, at least MIN_BUDGET, at most `max_gaussians`."""
-    return min(max_gaussians, max(MIN_BUDGET, GAUSSIANS_PER_VIEW * train_views))
+def gaussian_budget(max_gaussians: int, train_views: int, per_view: int = GAUSSIANS_PER_VIEW) -> int:
+    """Densification budget: `per_view` Gaussians per training view, at least MIN_BUDGET, at most `max_gaussians`."""
+    return min(max_gaussians, max(MIN_BUDGET, per_view * train_views))
+
+
+def gaussians_per_view(device: torch.device) -> int:
+    """GAUSSIANS_PER_VIEW_CUDA on a GPU, else GAUSSIANS_PER_VIEW."""
+    return GAUSSIANS_PER_VIEW_CUDA if device.type == "cuda" else GAUSSIANS_PER_VIEW
 
 
 def ply_path(out_dir: Path, iterations: int) -> Path:
@@ -79,12 +91,13 @@ def plan_steps(seconds: float, width: int, height: int, gaussians: int, device) 
     return max(0, int(seconds * 1000 / (ms * PLAN_OVERHEAD))), ms
 
 
-def _load(sfm_dir: Path, options: TrainOptions, image_size: int):
+def _load(sfm_dir: Path, options: TrainOptions, image_size: int, device: torch.device):
     cams, xyz, rgb = load_colmap(sfm_dir, image_size)
     if len(xyz) < 10:
         raise ReconstructionError(f"the sparse model has only {len(xyz)} 3D points; too few to start training")
     train_cams, test_cams = split_holdout(cams, options.holdout_every)
-    return cams, xyz, rgb, train_cams, test_cams, gaussian_budget(options.max_gaussians, len(train_cams))
+    budget = gaussian_budget(options.max_gaussians, len(train_cams), gaussians_per_view(device))
+    return cams, xyz, rgb, train_cams, test_cams, budget
 
 
 def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainOptions(),
@@ -100,7 +113,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     device = select_device(options.device)
     progress(0.0, "loading images")
     image_size, iterations, plan = options.image_size, options.iterations, None
-    cams, xyz, rgb, train_cams, test_cams, budget = _load(sfm_dir, options, image_size)
+    cams, xyz, rgb, train_cams, test_cams, budget = _load(sfm_dir, options, image_size, device)
     if options.seconds is not None:
         progress(0.0, "timing training steps on this machine")
         while True:
@@ -110,7 +123,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
             if iterations >= MIN_PLANNED_STEPS or smaller == image_size:
                 break
             image_size = smaller
-            cams, xyz, rgb, train_cams, test_cams, budget = _load(sfm_dir, options, image_size)
+            cams, xyz, rgb, train_cams, test_cams, budget = _load(sfm_dir, options, image_size, device)
         iterations = min(30_000, max(iterations, 50))
         plan = {"seconds": round(options.seconds, 1), "ms_per_step": ms, "iterations": iterations,
                 "image_size": image_size}
