@@ -24,9 +24,9 @@ _WALL_RADIUS = 5.0
 
 DEMO_VIDEO = {"seconds": 10.0, "fps": 10.0}  # `splatlib demo`'s input: 100 frames at 480×360
 DEMO_OPTIONS = {"iterations": 600, "image_size": 320, "max_gaussians": 40_000}
-"""The demo's pipeline settings beside the defaults: 25-42 s of `splatlib run` on 2 cores and 23.6-24.9 dB held-out
-in 14 of the 15 quality-ledger runs of 2026-12-04 (benchmarks/bench_quality.py); the 15th got a poor SfM model and
-ended at 16.7 dB (README, "The quality ledger")."""
+"""The demo's pipeline settings beside the defaults: 24-42 s of `splatlib run` on 2 cores and 23.6-25.1 dB held-out
+in 22 of the 23 quality-ledger runs of 2026-12-04 (benchmarks/bench_quality.py); the other got a poor SfM model and
+ended at 16.7 dB, before a video was mapped until two mappings agree (README, "The quality ledger")."""
 
 
 def make_texture(seed: int, size: int = 512) -> np.ndarray:

@@ -1,0 +1,84 @@
+"""How often COLMAP's mapping of one video goes wrong, and what a wrong mapping costs in training.
+
+Features and matches are made once (as `splatlib run` does), then the incremental mapping runs
+`--mappings` times with seeds 0, 1, …; each line gives the model's frames placed, focal length,
+radial distortion, largest step over the median step (`max_step_ratio`), 3D points, reprojection
+error and track length. `--train` then undistorts the models with the most and the fewest points
+(the one a video keeps of two mappings, and the poorest; mappings differ from run to run, so the
+seeds are picked here) and trains each with the video's own settings (the demo's for the demo),
+giving held-out PSNR as bench_training.py does.
+
+    .venv/bin/python benchmarks/bench_mappings.py --mappings 40 --train
+
+Without `--frames` or `--video`, the demo video is rendered and its frames extracted (DEMO_OPTIONS);
+`--video clip.mp4` extracts a video's frames at the default 2 fps and trains with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import pycolmap
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_training import fmt, train_once  # noqa: E402
+
+
+def video_frames(tmp: Path, video: Path | None) -> tuple[Path, dict]:
+    """A video's frames (the demo's when `video` is None), extracted as the pipeline does, and the
+    training options it runs with beyond the defaults."""
+    from splatlib.stages.frames import FrameOptions, extract_frames
+    from splatlib.synthetic import DEMO_OPTIONS, DEMO_VIDEO, make_orbit_video
+
+    train = {}
+    if video is None:
+        video = make_orbit_video(tmp / "demo-orbit.mp4", **DEMO_VIDEO)
+        train = {k: DEMO_OPTIONS[k] for k in ("iterations", "image_size", "max_gaussians") if k in DEMO_OPTIONS}
+    extract_frames(video, tmp / "frames", FrameOptions())
+    return tmp / "frames", train
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=Path, help="a video's extracted frames (frame_*.jpg); default: the demo's")
+    ap.add_argument("--video", type=Path, help="a video file whose frames to extract")
+    ap.add_argument("--mappings", type=int, default=20)
+    ap.add_argument("--train", action="store_true", help="train the models with the most and the fewest points")
+    args = ap.parse_args()
+    from splatlib.stages.sfm import SfmOptions, _Colmap, _largest, _trials, max_step_ratio, model_figures, \
+        write_undistorted
+
+    pycolmap.logging.minloglevel = 2
+    tmp = Path(tempfile.mkdtemp(prefix="bench-mappings-"))
+    frames, train_options = (args.frames, {}) if args.frames else video_frames(tmp, args.video)
+    names = sorted(p.name for p in frames.glob("frame_*.jpg"))
+    colmap = _Colmap(frames, names, "video", SfmOptions(matching="sequential"), {}, lambda *a: None, tmp)
+    trial = _trials("sequential")[0]
+    models = {}
+    print(f"{len(names)} frames; seed: placed, focal px, k, max_step_ratio, points, reprojection px, track length")
+    for seed in range(args.mappings):
+        model = _largest(colmap.map(trial, tmp / f"map-{seed}", seed=seed))
+        if model is None:
+            print(f"{seed:3d}: no model", flush=True)
+            continue
+        models[seed] = model
+        camera = next(iter(model.cameras.values()))
+        figures = model_figures(model)
+        print(f"{seed:3d}: {model.num_reg_images()}/{len(names)}, f {camera.params[0]:.1f}, k {camera.params[-1]:+.4f}, "
+              f"step {max_step_ratio(model):.2f}, {figures['points3D']} points, "
+              f"{figures['mean_reprojection_error']:.3f} px, {figures['mean_track_length']:.2f}", flush=True)
+    by_points = sorted(models, key=lambda seed: models[seed].num_points3D())
+    for seed in (by_points[-1], by_points[0]) if args.train and models else ():
+        out = tmp / f"undistorted-{seed}"
+        work = tmp / f"work-{seed}"
+        work.mkdir()
+        write_undistorted(models[seed], frames, sum(f.stat().st_size for f in frames.iterdir()), out, work)
+        print(f"train seed {seed} ({models[seed].num_points3D()} points): {fmt(train_once(out, train_options))}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
