@@ -21,28 +21,17 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quality import parse_variant  # noqa: E402
+from bench_quality import parse_variant, run_in_library  # noqa: E402
 from bench_training import fmt, train_once  # noqa: E402
 
 
 def pipeline_run(library: Path, photos: Path, device: str) -> tuple[dict, Path]:
-    """One `splatlib run` of `photos` in `library`; its figures and its SfM model's folder."""
-    from splatlib.library import LocalStore, SQLiteCatalog
-    from splatlib.pipeline import Pipeline, PipelineOptions
-
-    store = LocalStore(library / "store")
-    pipeline = Pipeline(SQLiteCatalog(library / "catalog.sqlite"), store)
-    scene = pipeline.create_scene(photos, photos.name, PipelineOptions.from_dict({"device": device}))
-    t0 = time.perf_counter()
-    scene = pipeline.run(scene.id)
-    m = scene.metrics
-    row = {"status": scene.status.value, "error": scene.error, "wall_s": round(time.perf_counter() - t0, 1),
-           "seconds": m.get("seconds", {}), "placed": m.get("registered_frames"), "frames": m.get("total_frames"),
-           "gaussians": m.get("num_gaussians"), "psnr": m.get("psnr"), "ssim": m.get("ssim")}
+    """One `splatlib run` of `photos` in `library`; its figures (the ledger's, SfM's steps, the back
+    end) and its SfM model's folder."""
+    row, store, scene = run_in_library(library, photos.name, photos, {"device": device})
     sfm_report = store.path(f"sfm/{scene.id}") / "report.json"
     if sfm_report.is_file():
         row["sfm_seconds"] = json.loads(sfm_report.read_text()).get("seconds")

@@ -104,24 +104,30 @@ def fountain_with_true_cameras(data: Path, folder: Path) -> Path:
     return folder
 
 
-def run_scene(name: str, source: Path, options: dict) -> dict:
-    """One pipeline run of a ledger scene's `source` in a fresh library; the figures of the ledger."""
+def run_in_library(library: Path, name: str, source: Path, options: dict) -> tuple[dict, "LocalStore", "Scene"]:
+    """One pipeline run of `source` in the library under `library`; the ledger's figures from the
+    scene's metrics, the store and the scene."""
     from splatlib.library import LocalStore, SQLiteCatalog
     from splatlib.pipeline import Pipeline, PipelineOptions
 
+    store = LocalStore(library / "store")
+    pipeline = Pipeline(SQLiteCatalog(library / "catalog.sqlite"), store)
+    scene = pipeline.create_scene(source, name, PipelineOptions.from_dict(options))
+    t0 = time.perf_counter()
+    scene = pipeline.run(scene.id)
+    wall = time.perf_counter() - t0
+    m = scene.metrics
+    row = {"status": scene.status.value, "error": scene.error, "wall_s": round(wall, 1),
+           "seconds": m.get("seconds", {}), "frames": m.get("total_frames"),
+           "placed": m.get("registered_frames"), "gaussians": m.get("num_gaussians"),
+           "psnr": m.get("psnr"), "ssim": m.get("ssim")}
+    return row, store, scene
+
+
+def run_scene(name: str, source: Path, options: dict) -> dict:
+    """One pipeline run of a ledger scene's `source` in a fresh library; the figures of the ledger."""
     with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
-        tmp = Path(tmp)
-        store = LocalStore(tmp / "lib" / "store")
-        pipeline = Pipeline(SQLiteCatalog(tmp / "lib" / "catalog.sqlite"), store)
-        scene = pipeline.create_scene(source, name, PipelineOptions.from_dict(options))
-        t0 = time.perf_counter()
-        scene = pipeline.run(scene.id)
-        wall = time.perf_counter() - t0
-        m = scene.metrics
-        row = {"status": scene.status.value, "error": scene.error, "wall_s": round(wall, 1),
-               "seconds": m.get("seconds", {}), "frames": m.get("total_frames"),
-               "placed": m.get("registered_frames"), "gaussians": m.get("num_gaussians"),
-               "psnr": m.get("psnr"), "ssim": m.get("ssim")}
+        row, store, scene = run_in_library(Path(tmp) / "lib", name, source, options)
         if scene.status.value != "completed":
             return row
         train = json.loads((store.path(f"outputs/{scene.id}") / "train.json").read_text())
