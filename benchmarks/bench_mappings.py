@@ -9,6 +9,8 @@ seeds are picked here) and trains each with the video's own settings (the demo's
 giving held-out PSNR as bench_training.py does.
 
     .venv/bin/python benchmarks/bench_mappings.py --mappings 40 --train
+    .venv/bin/python benchmarks/bench_mappings.py --mappings 30 --at-once 1,2   # 2: as a pipeline run maps
+    taskset -c 0 .venv/bin/python benchmarks/bench_mappings.py --mappings 30 --at-once 1,2   # one thread each
 
 Without `--frames` or `--video`, the demo video is rendered and its frames extracted (DEMO_OPTIONS);
 `--video clip.mp4` extracts a video's frames at the default 2 fps and trains with the defaults.
@@ -47,9 +49,12 @@ def main() -> None:
     ap.add_argument("--video", type=Path, help="a video file whose frames to extract")
     ap.add_argument("--mappings", type=int, default=20)
     ap.add_argument("--train", action="store_true", help="train the models with the most and the fewest points")
+    ap.add_argument("--at-once", default="1", metavar="K[,K…]",
+                    help="map K seeds at once, each with 1/K of the CPUs (a video's pipeline run maps 2: sfm.PAIR); "
+                         "several values map the same seeds again from the same matches, once per value")
     args = ap.parse_args()
-    from splatlib.stages.sfm import SfmOptions, _Colmap, _largest, _trials, max_step_ratio, model_figures, \
-        write_undistorted
+    from splatlib.stages.sfm import SfmOptions, _agree, _Colmap, _largest, _trials, _mapping_figures, \
+        max_step_ratio, model_figures, write_undistorted
 
     pycolmap.logging.minloglevel = 2
     tmp = Path(tempfile.mkdtemp(prefix="bench-mappings-"))
@@ -57,19 +62,36 @@ def main() -> None:
     names = sorted(p.name for p in frames.glob("frame_*.jpg"))
     colmap = _Colmap(frames, names, "video", SfmOptions(matching="sequential"), {}, lambda *a: None, tmp)
     trial = _trials("sequential")[0]
-    models = {}
-    print(f"{len(names)} frames; seed: placed, focal px, k, max_step_ratio, points, reprojection px, track length")
-    for seed in range(args.mappings):
-        model = _largest(colmap.map(trial, tmp / f"map-{seed}", seed=seed))
-        if model is None:
-            print(f"{seed:3d}: no model", flush=True)
-            continue
-        models[seed] = model
-        camera = next(iter(model.cameras.values()))
-        figures = model_figures(model)
-        print(f"{seed:3d}: {model.num_reg_images()}/{len(names)}, f {camera.params[0]:.1f}, k {camera.params[-1]:+.4f}, "
-              f"step {max_step_ratio(model):.2f}, {figures['points3D']} points, "
-              f"{figures['mean_reprojection_error']:.3f} px, {figures['mean_track_length']:.2f}", flush=True)
+    figures_by = {}
+    for at_once in (int(k) for k in args.at_once.split(",")):
+        models = {}
+        print(f"{len(names)} frames, {at_once} at once; seed: placed, focal px, k, max_step_ratio, points, "
+              "reprojection px, track length")
+        batches = [tuple(range(first, min(first + at_once, args.mappings)))
+                   for first in range(0, args.mappings, at_once)]
+        for seed, seed_models in ((seed, m) for batch in batches for seed, m in
+                                  zip(batch, colmap.map(trial, tmp / f"map-{at_once}-{batch[0]}", batch))):
+            model = _largest(seed_models)
+            if model is None:
+                print(f"{seed:3d}: no model", flush=True)
+                continue
+            models[seed] = model
+            camera = next(iter(model.cameras.values()))
+            figures = model_figures(model)
+            print(f"{seed:3d}: {model.num_reg_images()}/{len(names)}, f {camera.params[0]:.1f}, "
+                  f"k {camera.params[-1]:+.4f}, step {max_step_ratio(model):.2f}, {figures['points3D']} points, "
+                  f"{figures['mean_reprojection_error']:.3f} px, {figures['mean_track_length']:.2f}", flush=True)
+        figures_by[at_once] = {seed: _mapping_figures(m, max_step_ratio(m)) for seed, m in models.items()}
+    # the usual model: the mapping that most others agree with (sfm._agree); poor: not agreeing with it
+    everything = [f for figures in figures_by.values() for f in figures.values()]
+    usual = max(everything, key=lambda f: sum(_agree(f, other) for other in everything))
+    first = next(iter(figures_by.values()))
+    for at_once, figures in figures_by.items():
+        poor = args.mappings - sum(f is usual or _agree(f, usual) for f in figures.values())  # no model: poor too
+        same = sum(figures.get(seed) == f for seed, f in first.items())
+        print(f"{at_once} at once: {poor} of {args.mappings} mappings poor (not agreeing with the usual model: "
+              f"{usual['points3D']} points, focal {usual['focal_px']} px); the same model as the first "
+              f"batching's for {same} of {args.mappings} seeds")
     by_points = sorted(models, key=lambda seed: models[seed].num_points3D())
     for seed in (by_points[-1], by_points[0]) if args.train and models else ():
         out = tmp / f"undistorted-{seed}"

@@ -10,7 +10,9 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,6 +110,8 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
     with tempfile.TemporaryDirectory(prefix="splatlib-sfm-") as tmp:
         colmap = _Colmap(frames_dir, names, kind, options, seconds, progress, Path(tmp))
         best = models = chosen = None
+        runs: list[dict] = []
+        seeds = PAIR if kind == "video" else (0,)  # a video is mapped twice at once (see REMAPS, PAIR)
         tried: set[tuple] = set()
         for i, trial in enumerate(_trials(_choose_matching(options, kind, total))):
             same_as = (trial.matching, trial.focal_prior and colmap.has_focal_prior(trial.matching), trial.relaxed)
@@ -117,10 +121,10 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
                 log.info("placed %s of %d frames; trying: %s", best.num_reg_images() if best else 0, total,
                          trial.label)
             tried.add(same_as)
-            trial_models = colmap.map(trial, Path(tmp) / f"trial-{i}")
-            trial_best = _largest(trial_models)
-            if trial_best is not None and (best is None or trial_best.num_reg_images() > best.num_reg_images()):
-                models, best, chosen = trial_models, trial_best, trial
+            trial_runs = [r for r in colmap.map(trial, Path(tmp) / f"trial-{i}", seeds) if r]
+            top = max(trial_runs, key=lambda r: _largest(r).num_reg_images(), default=None)
+            if top is not None and (best is None or _largest(top).num_reg_images() > best.num_reg_images()):
+                runs, models, best, chosen = trial_runs, top, _largest(top), trial
             if best is not None and best.num_reg_images() >= ENOUGH_PLACED * total:
                 break
         registered = best.num_reg_images() if best is not None else 0
@@ -128,7 +132,7 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
             raise ReconstructionError(_placement_message(registered, total))
         remaps, ratio, mappings = 0, None, None
         if kind == "video":
-            models, best, remaps, ratio, mappings = _map_again(colmap, chosen, models, best, Path(tmp))
+            models, best, remaps, ratio, mappings = _map_again(colmap, chosen, runs, Path(tmp))
             registered = best.num_reg_images()
 
         progress(0.95, "undistorting images")
@@ -162,9 +166,9 @@ long-range matching: 5.6×, 7× and 240000×; 1.4× once matching kept to near n
 
 
 REMAPS = 5
-"""A video is mapped at least twice (another seed each time), and again while no smooth model has
-another mapping that agrees with it (`_agree`), at most this many times beyond the first; the
-model kept is ranked by `_rank`. Three runs of 40 mappings of the demo's frames
+"""A video is mapped at least twice (two seeds at once, see PAIR), and again, two more seeds at a
+time, while no smooth model has another mapping that agrees with it (`_agree`), at most this many
+times beyond the first; the model kept is ranked by `_rank`. Three runs of 40 mappings of the demo's frames
 (`benchmarks/bench_mappings.py`, 2026-12-04): 6, 10 and 6 were poor, most with fewer 3D points
 than every good one (1,371-2,970 against 3,259-3,534); most jumped, but 1, 4 and 1 had a smooth
 path (largest step 1.4-4.0× the median, as good ones have) and an off camera (focal 341-412 px
@@ -173,6 +177,16 @@ out 23.8 and 24.3 dB (the poor ones' training views reached only 15-18 dB: the p
 ledger met one once in 15 demo runs (16.7 dB). Nothing in one model gives it away, and a pipeline
 run once kept a smooth model at focal 409 px with 3,512 points; but good mappings agree with each
 other, and poor ones rarely do. A mapping is 1.8-3 s of the demo's 5-10 s of SfM."""
+
+PAIR = (0, 1)
+"""A video's mappings run two at a time, each in its own thread with half the CPUs (pycolmap releases
+the GIL; a mapping keeps about one core busy). `benchmarks/bench_sfm_videos.py --rounds 3` on 2 CPUs,
+2026-12-04, against one mapping after another: fountain_p11 as a video 10.4-12.3 s of mapping
+against 18.3-20.9 s; the demo 1.5-6.0 against 2.3-9.5 s; lund as a video 20.2-31.1 against 31.7-36.1 s.
+A mapping's result does not depend on what runs beside it: on one thread, each of 30 seeds gave the
+same model alone and in a pair. On the same matches, mappings two at once (one thread each) were
+poor no more often than one at a time on two threads: 8 and 6 of 30 against 7 and 16
+(`benchmarks/bench_mappings.py --at-once 1,2`)."""
 
 AGREE_FOCAL = 0.02  # good mappings of the demo: focal 430.1-431.3 px; poor ones 120-425 (two jumpy ones 430-431)
 AGREE_POINTS = 0.10  # good: 3,259-3,534 points; poor: 1,371-2,970 (and the one above, 3,512)
@@ -194,29 +208,31 @@ def _rank(figures: dict, others: list[dict]) -> tuple:
             any(_agree(figures, other) for other in others), figures["points3D"], -figures["max_step_ratio"])
 
 
-def _map_again(colmap: "_Colmap", trial: "_Trial", models: dict, best,
+def _map_again(colmap: "_Colmap", trial: "_Trial", runs: list[dict],
                tmp: Path) -> tuple[dict, object, int, float, list[dict]]:
-    """Map a video again until a smooth model has another mapping that agrees with it (see REMAPS);
-    returns (models, the model kept, how many remaps ran, that model's `max_step_ratio`, each
-    mapping's figures)."""
-    runs = [(models, best, _mapping_figures(best, max_step_ratio(best)))]
-    remaps = 0
+    """Map a video again, two seeds at a time, until a smooth model has another mapping that agrees
+    with it (see REMAPS); `runs` are the mappings so far. Returns (models, the model kept, how many
+    mappings ran beyond the first, that model's `max_step_ratio`, each mapping's figures in seed order)."""
+    def mapping(models: dict) -> tuple:
+        model = _largest(models)
+        return models, model, _mapping_figures(model, max_step_ratio(model))
+
+    done = [mapping(models) for models in runs]
+    seeds = len(PAIR)  # the trial mapped these seeds; mappings that placed nothing are not in `runs`
     while True:
-        kept = max(runs, key=lambda run: _rank(run[2], [r[2] for r in runs if r is not run]))
+        kept = max(done, key=lambda run: _rank(run[2], [r[2] for r in done if r is not run]))
         ratio = kept[2]["max_step_ratio"]
-        if (ratio <= JUMPY and any(_agree(kept[2], r[2]) for r in runs if r is not kept)) or remaps >= REMAPS:
+        if (ratio <= JUMPY and any(_agree(kept[2], r[2]) for r in done if r is not kept)) or seeds > REMAPS:
             break
-        remaps += 1
+        batch = tuple(range(seeds, min(seeds + len(PAIR), REMAPS + 1)))
         if ratio > JUMPY:
             log.warning("the camera path jumps (largest step %.1f× the median): mapping again (%d of %d)",
-                        ratio, remaps, REMAPS)
+                        ratio, batch[-1], REMAPS)
         else:
-            log.info("no two mappings agree yet: mapping again (%d of %d)", remaps, REMAPS)
-        again = colmap.map(trial, tmp / f"remap-{remaps}", seed=remaps)
-        candidate = _largest(again)
-        if candidate is not None:
-            runs.append((again, candidate, _mapping_figures(candidate, max_step_ratio(candidate))))
-    return kept[0], kept[1], remaps, ratio, [r[2] for r in runs]
+            log.info("no two mappings agree yet: mapping again (%d of %d)", batch[-1], REMAPS)
+        done += [mapping(models) for models in colmap.map(trial, tmp / f"remap-{seeds}", batch) if models]
+        seeds += len(batch)
+    return kept[0], kept[1], seeds - 1, ratio, [r[2] for r in done]
 
 
 def _mapping_figures(model: "pycolmap.Reconstruction", ratio: float) -> dict:
@@ -308,38 +324,57 @@ class _Colmap:
         """Whether any camera of the frames has an EXIF focal length."""
         return self._database(matching)[1]
 
-    def map(self, trial: _Trial, out: Path, seed: int = 0) -> dict:
-        """Incremental mapping for one trial (a copy of the database when focal priors are dropped)."""
+    def map(self, trial: _Trial, out: Path, seeds: tuple[int, ...] = (0,)) -> list[dict]:
+        """Incremental mapping for one trial, once per seed, the seeds at once in threads; returns each
+        seed's models. Each mapping reads its own copy of the database: two COLMAP mappings opening one
+        database at once failed to open it once in two tries here."""
         import pycolmap  # here, not at the top: the CLI and the API start without it
         db, _ = self._database(trial.matching)
-        if not trial.focal_prior:
-            copy = out.with_suffix(".db")
-            shutil.copyfile(db, copy)
-            _drop_focal_priors(copy, keep=False)
-            db = copy
         t0 = time.perf_counter()
         self.progress(0.5, "mapping" if trial.label is None else f"mapping ({trial.label})")
-        mapper = pycolmap.IncrementalPipelineOptions()
-        mapper.num_threads = self.threads
-        mapper.random_seed = seed
-        # keep points seen in only two frames (COLMAP drops them by default): training starts from these
-        # points, and regions that only two views see get a start too. On one fountain_p11 feature
-        # database, 13,976 -> 23,081 points and held-out PSNR 21.79 -> 25.19 dB after the same
-        # training; lund 5,010 points where a run without had 1,799 (the quality ledger in the README)
-        mapper.triangulation.ignore_two_view_tracks = False
-        if trial.relaxed:
-            mapper.mapper.init_min_num_inliers = 50  # default 100
-            mapper.mapper.abs_pose_min_num_inliers = 15  # default 30
+
+        def mapper(seed: int) -> "pycolmap.IncrementalPipelineOptions":
+            options = pycolmap.IncrementalPipelineOptions()
+            options.num_threads = max(1, self.threads // len(seeds))
+            options.random_seed = seed
+            # keep points seen in only two frames (COLMAP drops them by default): training starts from
+            # these points, and regions that only two views see get a start too. On one fountain_p11
+            # feature database, 13,976 -> 23,081 points and held-out PSNR 21.79 -> 25.19 dB after the
+            # same training; lund 5,010 points where a run without had 1,799 (the README's ledger)
+            options.triangulation.ignore_two_view_tracks = False
+            if trial.relaxed:
+                options.mapper.init_min_num_inliers = 50  # default 100
+                options.mapper.abs_pose_min_num_inliers = 15  # default 30
+            return options
+
         placed = [0]
-        total = len(self.names)
+        expected = len(self.names) * len(seeds)
+        lock = threading.Lock()
 
         def on_next_image() -> None:
-            placed[0] += 1
-            self.progress(0.5 + 0.4 * min(1.0, placed[0] / max(total, 1)), f"placing frames ({placed[0]} tried)")
+            with lock:
+                placed[0] += 1
+                self.progress(0.5 + 0.4 * min(1.0, placed[0] / max(expected, 1)),
+                              f"placing frames ({placed[0]} tried)")
 
-        out.mkdir(parents=True)
-        models = pycolmap.incremental_mapping(db, self.frames_dir, out, options=mapper,
-                                              next_image_callback=on_next_image)
+        def one(seed: int) -> dict:
+            where = out / f"seed-{seed}"
+            where.mkdir(parents=True)
+            copy = where / "database.db"
+            shutil.copyfile(db, copy)
+            try:
+                if not trial.focal_prior:
+                    _drop_focal_priors(copy, keep=False)
+                return pycolmap.incremental_mapping(copy, self.frames_dir, where, options=mapper(seed),
+                                                    next_image_callback=on_next_image)
+            finally:
+                copy.unlink()  # up to 6 copies of a large scene's matches would otherwise stay until the end
+
+        if len(seeds) == 1:
+            models = [one(seeds[0])]
+        else:
+            with ThreadPoolExecutor(len(seeds)) as pool:
+                models = list(pool.map(one, seeds))
         self._timed("mapping", t0)
         return models
 
