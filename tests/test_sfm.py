@@ -186,6 +186,19 @@ def test_two_seeds_map_at_once_each_from_its_own_database(orbit_frames, tmp_path
     assert max(a_start, b_start) < min(a_end, b_end)  # at the same time
 
 
+def test_an_error_in_progress_while_two_seeds_map_reaches_the_caller(orbit_frames, tmp_path):
+    """The pipeline's progress raises LeaseLost when another process took the scene over; raised from
+    COLMAP's callback in a mapping thread, it must still end the stage."""
+    class Stop(Exception):
+        pass
+
+    def progress(fraction, message):
+        if message.startswith("placing frames"):
+            raise Stop(message)
+    with pytest.raises(Stop):
+        sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(sfm_max_size=480), progress)
+
+
 def test_mappings_agree_on_frames_focal_and_points():
     good = {"registered_frames": 20, "focal_px": 430.6, "points3D": 3507, "max_step_ratio": 1.39}
     assert sfm._agree(good, dict(good, focal_px=431.3, points3D=3259))
