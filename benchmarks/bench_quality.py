@@ -107,6 +107,7 @@ def fountain_with_true_cameras(data: Path, folder: Path) -> Path:
 def run_in_library(library: Path, name: str, source: Path, options: dict) -> tuple[dict, "LocalStore", "Scene"]:
     """One pipeline run of `source` in the library under `library`; the ledger's figures from the
     scene's metrics, the store and the scene."""
+    from splatlib.layout import SFM_REPORT
     from splatlib.library import LocalStore, SQLiteCatalog
     from splatlib.pipeline import Pipeline, PipelineOptions
 
@@ -121,6 +122,10 @@ def run_in_library(library: Path, name: str, source: Path, options: dict) -> tup
            "seconds": m.get("seconds", {}), "frames": m.get("total_frames"),
            "placed": m.get("registered_frames"), "gaussians": m.get("num_gaussians"),
            "psnr": m.get("psnr"), "ssim": m.get("ssim")}
+    report = store.path(f"sfm/{scene.id}") / SFM_REPORT
+    if report.exists():  # how many mappings SfM ran and how long they took (a video maps until two agree)
+        sfm = json.loads(report.read_text())
+        row["mappings"], row["mapping_s"] = sfm.get("remaps", 0) + 1, round(sfm["seconds"].get("mapping", 0.0), 1)
     return row, store, scene
 
 
@@ -225,6 +230,8 @@ def fmt(row: dict) -> str:
         return f"{row.get('status')}: {row.get('error')}"
     s = row["seconds"]
     stages = " ".join(f"{k} {v:.0f}" for k, v in s.items())
+    if "mappings" in row:
+        stages += f", {row['mappings']} mappings in {row['mapping_s']:.0f} s"
     viewer = (f" | {row['viewer_size'][0]}x{row['viewer_size'][1]}: {row['psnr_viewer']:.2f} dB "
               f"SSIM {row['ssim_viewer']:.3f}") if "psnr_viewer" in row else ""
     return (f"{row['wall_s']:6.1f} s ({stages}) | {row['placed']}/{row['frames']} placed | "
