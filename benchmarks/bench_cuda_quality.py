@@ -32,9 +32,6 @@ def pipeline_run(library: Path, photos: Path, device: str) -> tuple[dict, Path]:
     """One `splatlib run` of `photos` in `library`; its figures (the ledger's, SfM's steps, the back
     end) and its SfM model's folder."""
     row, store, scene = run_in_library(library, photos.name, photos, {"device": device})
-    sfm_report = store.path(f"sfm/{scene.id}") / "report.json"
-    if sfm_report.is_file():
-        row["sfm_seconds"] = json.loads(sfm_report.read_text()).get("seconds")
     train = store.path(f"outputs/{scene.id}") / "train.json"
     if train.is_file():
         row["device"] = json.loads(train.read_text()).get("device")

@@ -11,9 +11,13 @@ small, the held-out gap is geometry and appearance the model lacks, not the came
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_quality import held_out_views  # noqa: E402
 
 
 def main() -> None:
@@ -23,16 +27,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512, help="long side to render and compare at, pixels")
     parser.add_argument("--sh-degree", type=int, default=3)
     args = parser.parse_args()
-    from splatlib.formats.ply import read_ply
-    from splatlib.gs.cameras import load_colmap, split_holdout
     from splatlib.gs.metrics import psnr
-    from splatlib.gs.model import from_gaussians
     from splatlib.gs.trainer import render_camera
 
-    cams, _, _ = load_colmap(args.sfm, args.size)
-    _, held_out = split_holdout(cams, 8)
-    ply = next(args.output.glob("point_cloud/**/*.ply"))
-    params = {k: v.detach() for k, v in from_gaussians(read_ply(ply)).items()}
+    params, held_out = held_out_views(args.sfm, next(args.output.glob("point_cloud/**/*.ply")), args.size)
     before, after = [], []
     for cam in held_out:
         image = render_camera(params, cam, args.sh_degree).clamp(0, 1)

@@ -64,7 +64,7 @@ def main() -> None:
     trial = _trials("sequential")[0]
     figures_by = {}
     for at_once in (int(k) for k in args.at_once.split(",")):
-        models = {}
+        models, mapped = {}, figures_by.setdefault(at_once, {})
         print(f"{len(names)} frames, {at_once} at once; seed: placed, focal px, k, max_step_ratio, points, "
               "reprojection px, track length")
         batches = [tuple(range(first, min(first + at_once, args.mappings)))
@@ -78,10 +78,11 @@ def main() -> None:
             models[seed] = model
             camera = next(iter(model.cameras.values()))
             figures = model_figures(model)
+            ratio = max_step_ratio(model)
+            mapped[seed] = _mapping_figures(model, ratio)
             print(f"{seed:3d}: {model.num_reg_images()}/{len(names)}, f {camera.params[0]:.1f}, "
-                  f"k {camera.params[-1]:+.4f}, step {max_step_ratio(model):.2f}, {figures['points3D']} points, "
+                  f"k {camera.params[-1]:+.4f}, step {ratio:.2f}, {figures['points3D']} points, "
                   f"{figures['mean_reprojection_error']:.3f} px, {figures['mean_track_length']:.2f}", flush=True)
-        figures_by[at_once] = {seed: _mapping_figures(m, max_step_ratio(m)) for seed, m in models.items()}
     # the usual model: the mapping that most others agree with (sfm._agree); poor: not agreeing with it
     everything = [f for figures in figures_by.values() for f in figures.values()]
     usual = max(everything, key=lambda f: sum(_agree(f, other) for other in everything))

@@ -123,9 +123,9 @@ def run_in_library(library: Path, name: str, source: Path, options: dict) -> tup
            "placed": m.get("registered_frames"), "gaussians": m.get("num_gaussians"),
            "psnr": m.get("psnr"), "ssim": m.get("ssim")}
     report = store.path(f"sfm/{scene.id}") / SFM_REPORT
-    if report.exists():  # how many mappings SfM ran and how long they took (a video maps until two agree)
+    if report.exists():  # SfM's sub-steps and how many mappings it ran (a video maps until two agree)
         sfm = json.loads(report.read_text())
-        row["mappings"], row["mapping_s"] = sfm.get("remaps", 0) + 1, round(sfm["seconds"].get("mapping", 0.0), 1)
+        row["mappings"], row["sfm_seconds"] = sfm.get("remaps", 0) + 1, sfm["seconds"]
     return row, store, scene
 
 
@@ -147,17 +147,24 @@ def run_scene(name: str, source: Path, options: dict) -> dict:
 def held_out_at(sfm_dir: Path, ply: Path, sh_degree: int, size: int) -> tuple[list[int], float, float] | None:
     """The held-out views' size, mean PSNR and SSIM of the model in `ply`, rendered at `size` px long
     side (never above the frames' own size); None when no view is held out."""
+    from splatlib.gs.trainer import evaluate
+
+    params, held_out = held_out_views(sfm_dir, ply, size)
+    if not held_out:
+        return None
+    return [held_out[0].width, held_out[0].height], *evaluate(params, held_out, sh_degree)
+
+
+def held_out_views(sfm_dir: Path, ply: Path, size: int) -> tuple[dict, list]:
+    """The Gaussians in `ply` as render parameters, and the held-out cameras (every 8th frame) of
+    the model in `sfm_dir` with their images at `size` px long side (never above the frames' own)."""
     from splatlib.formats.ply import read_ply
     from splatlib.gs.cameras import load_colmap, split_holdout
     from splatlib.gs.model import from_gaussians
-    from splatlib.gs.trainer import evaluate
 
     cams, _, _ = load_colmap(sfm_dir, size)
     _, held_out = split_holdout(cams, 8)
-    if not held_out:
-        return None
-    params = {k: v.detach() for k, v in from_gaussians(read_ply(ply)).items()}
-    return [held_out[0].width, held_out[0].height], *evaluate(params, held_out, sh_degree)
+    return {k: v.detach() for k, v in from_gaussians(read_ply(ply)).items()}, held_out
 
 
 def run_child(script: str, args: list[str], code_root: Path) -> dict:
@@ -231,7 +238,7 @@ def fmt(row: dict) -> str:
     s = row["seconds"]
     stages = " ".join(f"{k} {v:.0f}" for k, v in s.items())
     if "mappings" in row:
-        stages += f", {row['mappings']} mappings in {row['mapping_s']:.0f} s"
+        stages += f", {row['mappings']} mappings in {row['sfm_seconds'].get('mapping', 0.0):.0f} s"
     viewer = (f" | {row['viewer_size'][0]}x{row['viewer_size'][1]}: {row['psnr_viewer']:.2f} dB "
               f"SSIM {row['ssim_viewer']:.3f}") if "psnr_viewer" in row else ""
     return (f"{row['wall_s']:6.1f} s ({stages}) | {row['placed']}/{row['frames']} placed | "
