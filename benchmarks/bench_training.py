@@ -15,7 +15,7 @@ frame, as the ledger.
         --variant 1000:iterations=1000 --variant 2000:iterations=2000
     .venv/bin/python benchmarks/bench_training.py --scenes fountain --baseline HEAD   # training code before/after
 
-Variants are `TrainOptions` fields (iterations, max_gaussians, image_size, sh_degree, seed).
+Variants are `TrainOptions` fields (iterations, max_gaussians, image_size, sh_degree, seed, coarse_until).
 
 Training is chaotic: a change that only rounds differently moved fountain_p11 by 1.4 dB on one model,
 and seeds spread it over about 1.5 dB (README, "Training is chaotic"). `--seeds 0,1,2` trains every

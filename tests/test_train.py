@@ -2,11 +2,12 @@
 
 import torch
 
-from splatlib.gs.cameras import load_colmap, split_holdout
+from splatlib.gs.cameras import Camera, halved, load_colmap, split_holdout
 from splatlib.gs.model import init_from_points
 from splatlib.gs.optim import GaussianAdam
 from splatlib.gs.trainer import TrainConfig, train
-from splatlib.stages.train import TrainOptions, gaussian_budget, gaussians_per_view, train_gaussians
+from splatlib.stages.train import (COARSE_UNTIL, TrainOptions, coarse_fraction, gaussian_budget, gaussians_per_view,
+                                   train_gaussians)
 
 
 class Interrupt(Exception):
@@ -113,3 +114,42 @@ def test_adam_ignores_non_finite_gradient_entries():
     optim.step()
     assert torch.isfinite(optim.params["means"]).all() and torch.isfinite(optim.v["means"]).all()
     assert optim.params["means"][0, 0] < 0 < optim.params["means"][1, 1]
+
+
+def test_halved_view_is_the_2x2_mean_with_the_intrinsics_halved():
+    image = torch.rand(7, 9, 3)
+    K = torch.tensor([[10.0, 0.0, 4.5], [0.0, 12.0, 3.5], [0.0, 0.0, 1.0]])
+    half = halved(Camera("a", torch.eye(4), K, 9, 7, image))
+    assert (half.width, half.height) == (4, 3) and half.image.shape == (3, 4, 3)
+    torch.testing.assert_close(half.image[1, 2], image[2:4, 4:6].mean(dim=(0, 1)))
+    torch.testing.assert_close(half.K, torch.tensor([[5.0, 0.0, 2.25], [0.0, 6.0, 1.75], [0.0, 0.0, 1.0]]))
+    # a point's pixel in the half view is its pixel in the full view, halved
+    point = torch.tensor([0.3, -0.2, 2.0])
+    full_px, half_px = (K @ point)[:2] / 2.0, (half.K @ point)[:2] / 2.0
+    torch.testing.assert_close(half_px, full_px / 2)
+
+
+def test_the_first_steps_train_on_half_size_views(completed_scene, monkeypatch):
+    from splatlib.gs import trainer
+
+    scene, catalog, store = completed_scene
+    cams, xyz, rgb = load_colmap(store.path(f"sfm/{scene.id}"), 64)
+    train_cams, test_cams = split_holdout(cams, 8)
+    widths = []
+    real_render = trainer.render
+
+    def render(params, viewmat, K, width, height, *rest):
+        widths.append(width)
+        return real_render(params, viewmat, K, width, height, *rest)
+    monkeypatch.setattr(trainer, "render", render)
+    result = train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams,
+                   TrainConfig(iterations=20, sh_degree=0, coarse_until=0.5))
+    full = train_cams[0].width
+    assert widths[:10] == [full // 2] * 10 and widths[10:20] == [full] * 10  # steps; then held-out views
+    assert result.steps == 20 and result.psnr is not None and result.psnr > 10
+
+
+def test_the_cpu_trains_half_its_steps_on_half_size_views_and_a_gpu_none():
+    """Half-size steps cost a third of a full one on the CPU; gsplat's steps are launch-bound."""
+    assert coarse_fraction(torch.device("cpu")) == COARSE_UNTIL == 0.5
+    assert coarse_fraction(torch.device("cuda")) == 0.0

@@ -65,6 +65,17 @@ def load_colmap(sfm_dir: Path, max_size: int, load_images: bool = True
     return cams, xyz, rgb
 
 
+def halved(cam: Camera) -> Camera:
+    """The view at half its width and height: each output pixel the mean of the 2×2 it covers."""
+    w, h = cam.width // 2, cam.height // 2
+    K = cam.K.clone()
+    K[:2] /= 2  # pixel centres at +0.5: a 2× box downsample halves fx, fy, cx, cy exactly
+    image = None
+    if cam.image is not None:
+        image = cam.image[:2 * h, :2 * w].reshape(h, 2, w, 2, 3).mean(dim=(1, 3)).contiguous()
+    return replace(cam, K=K, width=w, height=h, image=image)
+
+
 def split_holdout(cams: list[Camera], every: int) -> tuple[list[Camera], list[Camera]]:
     """Every `every`-th view (0, every, 2·every, …) is held out for evaluation."""
     if every <= 0 or len(cams) < 2 * every:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..options import default
-from .cameras import Camera, scene_extent
+from .cameras import Camera, halved, scene_extent
 from .densify import Densifier, DensifyConfig
 from .metrics import photometric_loss, psnr, ssim
 from .model import on_device
@@ -30,6 +30,7 @@ class TrainConfig:
     ssim_lambda: float = 0.2
     seed: int = 0
     eval_every: int = 0  # 0: evaluate held-out views only at the end
+    coarse_until: float = 0.0  # fraction of the steps trained on half-size views (stages.train.COARSE_UNTIL)
     seconds_limit: float | None = None  # stop early, whatever step it is, once training has taken this long
     lrs: dict[str, float] = field(default_factory=lambda: {
         "means": 1.6e-4, "scales": 5e-3, "quats": 1e-3, "opacities": 5e-2, "sh0": 2.5e-3, "shN": 2.5e-3 / 20})
@@ -146,10 +147,13 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     t_start = time.perf_counter() - elapsed
     last_save = time.perf_counter()
     step = first_step - 1
+    coarse = [halved(c) for c in train_cams] \
+        if config.coarse_until > 0 and min(min(c.width, c.height) for c in train_cams) >= 2 else []
     for step in range(first_step, config.iterations + 1):
         if not order:
             order = list(rng.permutation(len(train_cams)))
-        cam = train_cams[order.pop()]
+        index = order.pop()
+        cam = coarse[index] if coarse and step <= config.coarse_until * config.iterations else train_cams[index]
         optim.lrs["means"] = lrs["means"] * decay ** step
         fit = train_step(optim, densifier, cam, config, step)
         if fit is not None:

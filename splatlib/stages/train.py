@@ -40,6 +40,7 @@ class TrainOptions:
     holdout_every: int = 8
     seed: int = 0
     device: str = default("device")  # see options.DEVICES
+    coarse_until: float | None = None  # fraction of the steps on half-size views; None: coarse_fraction(device)
     seconds: float | None = None  # time budget: plan steps and image size to end in about this long
 
 
@@ -76,19 +77,41 @@ def gaussians_per_view(device: torch.device) -> int:
     return GAUSSIANS_PER_VIEW_CUDA if device.type == "cuda" else GAUSSIANS_PER_VIEW
 
 
+COARSE_UNTIL = 0.5
+"""Fraction of the steps trained on half-size views (a quarter of the pixels) on the CPU, where such a
+step costs about a third of a full one. On fixed SfM models, seed-paired against full-size views
+throughout (`bench_training.py --variant default: --variant c5:coarse_until=0.5`, 2026-12-04, raw
+output in `benchmarks/results/training-coarse-to-fine-2026-12-04.txt`): fountain_p11 +0.15, −0.32,
++0.49 dB held-out in 24% less train time, SSIM −0.004 to −0.006; the demo +0.13, +0.21 dB in 16%
+less; lund +0.19, −0.48 dB on one model and +0.38, +0.10 dB on another, in 19–21% less: +0.10 dB on
+average over the nine pairs. 0.3 saved only 6–11%. Not applied on a GPU, where gsplat's steps are
+launch-bound and a smaller image saves nothing."""
+
+
+def coarse_fraction(device: torch.device) -> float:
+    """COARSE_UNTIL on the CPU; 0 on a GPU."""
+    return 0.0 if device.type == "cuda" else COARSE_UNTIL
+
+
 def ply_path(out_dir: Path, iterations: int) -> Path:
     """Where the INRIA layout puts the trained model."""
     return Path(out_dir) / ply_name(iterations)
 
 
-def plan_steps(seconds: float, width: int, height: int, gaussians: int, device) -> tuple[int, float]:
-    """Steps that fit in `seconds` at this image size, and the measured milliseconds per step.
+def plan_steps(seconds: float, width: int, height: int, gaussians: int, device, coarse: float = 0.0
+               ) -> tuple[int, float]:
+    """Steps that fit in `seconds` at this image size, and the measured mean milliseconds per step.
 
     A few steps of a random scene with 3/4 of the Gaussian budget are timed on this machine (as
-    `splatlib bench train-step`); the model grows towards the budget while it trains.
+    `splatlib bench train-step`); the model grows towards the budget while it trains. With a
+    `coarse` fraction of the steps on half-size views, those are timed too and the mean weighs both.
     """
-    ms = time_train_step(max(1000, gaussians * 3 // 4), width, height, steps=3, warmup=1, device=device)["ms_per_step"]
-    return max(0, int(seconds * 1000 / (ms * PLAN_OVERHEAD))), ms
+    n = max(1000, gaussians * 3 // 4)
+    ms = time_train_step(n, width, height, steps=3, warmup=1, device=device)["ms_per_step"]
+    if coarse > 0:
+        half = time_train_step(n, max(1, width // 2), max(1, height // 2), steps=3, warmup=1, device=device)
+        ms = (1 - coarse) * ms + coarse * half["ms_per_step"]
+    return max(0, int(seconds * 1000 / (ms * PLAN_OVERHEAD))), round(ms, 2)
 
 
 def _load(sfm_dir: Path, options: TrainOptions, image_size: int, device: torch.device):
@@ -113,12 +136,13 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     device = select_device(options.device)
     progress(0.0, "loading images")
     image_size, iterations, plan = options.image_size, options.iterations, None
+    coarse = coarse_fraction(device) if options.coarse_until is None else options.coarse_until
     cams, xyz, rgb, train_cams, test_cams, budget = _load(sfm_dir, options, image_size, device)
     if options.seconds is not None:
         progress(0.0, "timing training steps on this machine")
         while True:
             left = options.seconds - (time.perf_counter() - started)
-            iterations, ms = plan_steps(left, cams[0].width, cams[0].height, budget, device)
+            iterations, ms = plan_steps(left, cams[0].width, cams[0].height, budget, device, coarse)
             smaller = max(min(MIN_IMAGE_SIZE, image_size), int(image_size * 0.75))
             if iterations >= MIN_PLANNED_STEPS or smaller == image_size:
                 break
@@ -133,7 +157,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     backend = describe(device)
     log.info("training on %s", backend)
     config = TrainConfig(iterations=iterations, max_gaussians=budget,
-                         sh_degree=options.sh_degree, seed=options.seed, eval_every=max(50, iterations // 10),
+                         sh_degree=options.sh_degree, seed=options.seed, coarse_until=coarse, eval_every=max(50, iterations // 10),
                          seconds_limit=None if options.seconds is None
                          else max(1.0, options.seconds - (time.perf_counter() - started)))
     checkpoint = out_dir / CHECKPOINT
@@ -150,6 +174,7 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     report = {
         "iterations": result.steps,
         "planned": plan,
+        "coarse_until": coarse,
         "num_gaussians": len(gaussians),
         "gaussian_budget": budget,
         "sh_degree": sh_degree_at(config, result.steps),
