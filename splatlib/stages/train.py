@@ -156,8 +156,8 @@ def train_gaussians(sfm_dir: Path, out_dir: Path, options: TrainOptions = TrainO
     params = on_device(init_from_points(xyz, rgb, budget, options.sh_degree, options.seed), device)
     backend = describe(device)
     log.info("training on %s", backend)
-    config = TrainConfig(iterations=iterations, max_gaussians=budget,
-                         sh_degree=options.sh_degree, seed=options.seed, coarse_until=coarse, eval_every=max(50, iterations // 10),
+    config = TrainConfig(iterations=iterations, max_gaussians=budget, sh_degree=options.sh_degree,
+                         seed=options.seed, coarse_until=coarse, eval_every=max(50, iterations // 10),
                          seconds_limit=None if options.seconds is None
                          else max(1.0, options.seconds - (time.perf_counter() - started)))
     checkpoint = out_dir / CHECKPOINT
