@@ -12,6 +12,10 @@ Scenes (fixed; the shared photo sets are skipped when ../shared/data is absent):
 - fountain-posed: the same photos with their ground-truth cameras as a transforms.json (no mapping)
 - lund, lund-video: lund's 29 photos, and the same as a video
 - sacre_coeur: 10 unordered Flickr photos from different cameras
+- fox, fox-video: 50 frames of a handheld phone video (1080×1920, portrait) of a mounted fox head on a
+  papered wall, from NVIDIA's instant-ngp repository (`data/nerf/fox`; its licence is non-commercial, so
+  it is not shipped): as photos, and encoded back into a 2 fps video. `benchmarks/get_fox.sh`
+  fetches them into ../shared/data/fox; `SPLATLIB_FOX=DIR` names another folder of its images
 
 Variants compare options in the same run on the same machine:
     --variant fine:sfm_features=fine --variant coarse:sfm_features=coarse
@@ -40,7 +44,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
-SCENES = ("demo", "fountain", "fountain-video", "fountain-posed", "lund", "lund-video", "sacre_coeur")
+SCENES = ("demo", "fountain", "fountain-video", "fountain-posed", "lund", "lund-video", "sacre_coeur", "fox",
+          "fox-video")
 VIEWER_SIZE = 1024
 
 
@@ -73,6 +78,8 @@ def scene_input(name: str, tmp: Path) -> tuple[Path, dict]:
         photos = DATA / "lund"
     elif name == "sacre_coeur":
         photos = DATA / "sacre_coeur"
+    elif name in ("fox", "fox-video"):
+        photos = fox_images(DATA)
     else:
         raise SystemExit(f"unknown scene {name!r}; choose from {', '.join(SCENES)}")
     if not photos.exists():
@@ -80,6 +87,14 @@ def scene_input(name: str, tmp: Path) -> tuple[Path, dict]:
     if name.endswith("-video"):
         return encode(str(photos / "*.jpg"), tmp / f"{name}.mp4"), {}
     return photos, {}
+
+
+def fox_images(data: Path) -> Path:
+    """The fox capture's images: $SPLATLIB_FOX, else `data`/fox/images (benchmarks/get_fox.sh)."""
+    folder = Path(os.environ.get("SPLATLIB_FOX") or data / "fox" / "images")
+    if not folder.exists():
+        raise FileNotFoundError(f"{folder} (benchmarks/get_fox.sh fetches it)")
+    return folder
 
 
 def fountain_with_true_cameras(data: Path, folder: Path) -> Path:
