@@ -112,7 +112,8 @@ def test_fallback_order():
 def test_a_video_path_that_jumps_is_mapped_again(orbit_frames, tmp_path, monkeypatch, caplog):
     """One demo run in about ten still placed a frame off the orbit (CI, 37x the median step): when
     the path jumps, mapping runs again with other seeds and a smooth model is kept. Here the first
-    two mappings' middle frame is moved far off the path, as such a run leaves it."""
+    two mappings' middle frame is moved far off the path, as such a run leaves it (and a fiftieth of
+    the second one's points removed: poor mappings differ from each other, see sfm.SAME_FOCAL)."""
     seeds, first_placed = [], []
 
     def first_one_jumps(trial, seed, models):
@@ -125,6 +126,9 @@ def test_a_video_path_that_jumps_is_mapped_again(orbit_frames, tmp_path, monkeyp
             pose = frame.rig_from_world
             frame.rig_from_world = pycolmap.Rigid3d(pose.rotation, pose.translation + [40.0, 0.0, 0.0])
             assert sfm.max_step_ratio(model) > sfm.JUMPY
+            if seed == sfm.PAIR[1]:
+                for point_id in sorted(model.point3D_ids())[::50]:
+                    model.delete_point3D(point_id)
         return models
 
     wrap_mapping(monkeypatch, first_one_jumps)
@@ -220,3 +224,51 @@ def test_a_mapping_that_another_agrees_with_outranks_one_with_more_points():
     jumpy = dict(good, max_step_ratio=12.0, points3D=3600)  # a smooth path before points
     assert sfm._rank(good, [jumpy]) > sfm._rank(jumpy, [good])
     assert sfm._rank(dict(jumpy, registered_frames=21), [good]) > sfm._rank(good, [jumpy])  # frames placed first
+
+
+def test_a_long_step_that_two_mappings_find_alike_is_not_mapped_again(orbit_frames, tmp_path):
+    """The fox capture's phone frames step 9.9x the median where frames of the clip are missing, and
+    all six of its mappings found one model: when two mappings found the same model, whatever its
+    path, no more are made; a second mapping that differs (a fiftieth fewer points) still calls for more."""
+    names = sorted(p.name for p in orbit_frames.glob("frame_*.jpg"))
+    colmap = sfm._Colmap(orbit_frames, names, "video", sfm.SfmOptions(sfm_max_size=480, num_threads=1), {},
+                         lambda *a: None, tmp_path)
+    trial = sfm._trials("sequential")[0]
+    runs = [colmap.map(trial, tmp_path / f"map-{i}")[0] for i in range(2)]  # seed 0 on one thread, twice
+    for models in runs:  # frames missing from the clip: the second half of the path 8 steps further on
+        model = sfm._largest(models)
+        images = sorted(model.images.values(), key=lambda im: im.name)
+        middle = len(images) // 2
+        shift = 8 * (images[middle].projection_center() - images[middle - 1].projection_center())
+        for image in images[middle:]:
+            frame = model.frame(image.frame_id)
+            pose = frame.rig_from_world  # the centre moves by `shift`: t' = t - R·shift
+            frame.rig_from_world = pycolmap.Rigid3d(pose.rotation, pose.translation - pose.rotation.matrix() @ shift)
+        assert sfm.max_step_ratio(model) > sfm.JUMPY
+
+    class MappedAgain(Exception):
+        pass
+
+    def map_again(*args, **kwargs):
+        raise MappedAgain
+    colmap.map = map_again
+    _, kept, remaps, ratio, mappings = sfm._map_again(colmap, trial, runs, tmp_path)
+    assert ratio > sfm.JUMPY and remaps == len(sfm.PAIR) - 1 and len(mappings) == 2
+    assert sfm._same(*mappings) and kept.num_reg_images() == mappings[0]["registered_frames"]
+    other = sfm._largest(runs[1])
+    for point_id in sorted(other.point3D_ids())[::50]:
+        other.delete_point3D(point_id)
+    with pytest.raises(MappedAgain):
+        sfm._map_again(colmap, trial, runs, tmp_path)
+
+
+def test_the_same_model_is_closer_than_agreement():
+    fox = {"registered_frames": 50, "focal_px": 1154.6, "points3D": 24303, "max_step_ratio": 9.9}
+    assert sfm._same(fox, dict(fox, focal_px=1154.5, points3D=24305))
+    poor = {"registered_frames": 20, "focal_px": 417.7, "points3D": 1857, "max_step_ratio": 6.62}
+    for other in (dict(poor, focal_px=416.1, points3D=1860, max_step_ratio=22.06),  # the demo's closest poor pairs
+                  dict(poor, focal_px=423.2, points3D=2704, max_step_ratio=18.97)):
+        assert not sfm._same(poor, other)
+    assert not sfm._same(poor, dict(poor, focal_px=416.1, points3D=1860))  # the focal alone tells them apart
+    assert not sfm._same(poor, dict(poor, max_step_ratio=22.06))  # and so does the path alone
+    assert not sfm._same(fox, dict(fox, registered_frames=49))

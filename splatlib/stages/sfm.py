@@ -152,7 +152,11 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
     if ratio is not None:
         report["max_step_ratio"] = ratio
         report["mappings"] = mappings
-        if ratio > JUMPY:
+        kept = _mapping_figures(best, ratio)
+        if ratio > JUMPY and sum(_same(kept, m) for m in mappings) > 1:
+            log.info("the camera path has a step %.1f× the median, and two mappings found it alike: frames "
+                     "missing from the clip, or a fast move", ratio)
+        elif ratio > JUMPY:
             log.warning("the camera path jumps (largest step %.1f× the median): some frames may be misplaced", ratio)
     (out_dir / SFM_REPORT).write_text(json.dumps(report, indent=1))
     progress(1.0, f"placed {registered} of {total} frames")
@@ -162,14 +166,15 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
 JUMPY = 4.0
 """A video's camera moves smoothly: a step between consecutive placed frames this many times the
 median step means a frame placed on the wrong part of the path (seen on the demo video with
-long-range matching: 5.6×, 7× and 240000×; 1.4× once matching kept to near neighbours)."""
+long-range matching: 5.6×, 7× and 240000×; 1.4× once matching kept to near neighbours), unless two
+mappings found the same model (see SAME_FOCAL)."""
 
 
 REMAPS = 5
 """A video is mapped at least twice (two seeds at once, see PAIR), and again, two more seeds at a
-time, while no smooth model has another mapping that agrees with it (`_agree`), at most this many
-times beyond the first; the model kept is ranked by `_rank`. Three runs of 40 mappings of the demo's frames
-(`benchmarks/bench_mappings.py`, 2026-12-04): 6, 10 and 6 were poor, most with fewer 3D points
+time, while no smooth model has another mapping that agrees with it (`_agree`) and no two mappings
+found the same model (`_same`), at most this many times beyond the first; the model kept is ranked
+by `_rank`. Three runs of 40 mappings of the demo's frames (`benchmarks/bench_mappings.py`, 2026-12-04): 6, 10 and 6 were poor, most with fewer 3D points
 than every good one (1,371-2,970 against 3,259-3,534); most jumped, but 1, 4 and 1 had a smooth
 path (largest step 1.4-4.0× the median, as good ones have) and an off camera (focal 341-412 px
 against 430-431). Trained the same way, poor models held out 14.0 and 14.6 dB where good ones held
@@ -191,14 +196,32 @@ poor no more often than one at a time on two threads: 8 and 6 of 30 against 7 an
 AGREE_FOCAL = 0.02  # good mappings of the demo: focal 430.1-431.3 px; poor ones 120-425 (two jumpy ones 430-431)
 AGREE_POINTS = 0.10  # good: 3,259-3,534 points; poor: 1,371-2,970 (and the one above, 3,512)
 
+SAME_FOCAL, SAME_POINTS, SAME_PATH = 0.001, 0.002, 0.05
+"""Two mappings this close in focal length, 3D points and largest step (`max_step_ratio`) found the
+same model (`_same`). A path with a long step is mapped again (see JUMPY), but a real capture can
+have one: the fox capture's 50 phone frames (`bench_quality.py --scenes fox-video`, 2026-12-05) step
+9.9x the median where 17 frames of the clip are missing, and all six of its mappings found one model
+(24,303-24,305 points, focal 1154.5-1154.6 px, the same step): 115 s of mapping where the first two
+took about 40 s. Poor mappings differ from each other: of the demo's 28 poor ones in
+`benchmarks/results/demo-mappings-2026-12-04.txt` and `demo-mappings-2026-12-05.txt` (120 mappings),
+the closest to another mapping were 0.38% apart in focal length, 0.16% in points and 6.6x against
+22.1x in largest step; and 0.31%, 1.6%, 19.0x against 2.7x."""
 
-def _agree(a: dict, b: dict) -> bool:
+
+def _near(x: float, y: float, tolerance: float) -> bool:
+    return max(x, y) <= (1 + tolerance) * min(x, y)
+
+
+def _agree(a: dict, b: dict, focal: float = AGREE_FOCAL, points: float = AGREE_POINTS) -> bool:
     """Whether two mappings' figures (`_mapping_figures`) describe the same solution: as many frames,
-    focal lengths within AGREE_FOCAL of each other and 3D points within AGREE_POINTS."""
-    def near(x: float, y: float, tolerance: float) -> bool:
-        return max(x, y) <= (1 + tolerance) * min(x, y)
-    return (a["registered_frames"] == b["registered_frames"] and near(a["focal_px"], b["focal_px"], AGREE_FOCAL)
-            and near(a["points3D"], b["points3D"], AGREE_POINTS))
+    focal lengths within `focal` of each other and 3D points within `points`."""
+    return (a["registered_frames"] == b["registered_frames"] and _near(a["focal_px"], b["focal_px"], focal)
+            and _near(a["points3D"], b["points3D"], points))
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Whether two mappings found the same model (see SAME_FOCAL), whatever its path."""
+    return _agree(a, b, SAME_FOCAL, SAME_POINTS) and _near(a["max_step_ratio"], b["max_step_ratio"], SAME_PATH)
 
 
 def _rank(figures: dict, others: list[dict]) -> tuple:
@@ -211,8 +234,9 @@ def _rank(figures: dict, others: list[dict]) -> tuple:
 def _map_again(colmap: "_Colmap", trial: "_Trial", runs: list[dict],
                tmp: Path) -> tuple[dict, object, int, float, list[dict]]:
     """Map a video again, two seeds at a time, until a smooth model has another mapping that agrees
-    with it (see REMAPS); `runs` are the mappings so far. Returns (models, the model kept, how many
-    mappings ran beyond the first, that model's `max_step_ratio`, each mapping's figures in seed order)."""
+    with it (see REMAPS), or another mapping found the same model (`_same`) whatever its path; `runs`
+    are the mappings so far. Returns (models, the model kept, how many mappings ran beyond the first,
+    that model's `max_step_ratio`, each mapping's figures in seed order)."""
     def mapping(models: dict) -> tuple:
         model = _largest(models)
         return models, model, _mapping_figures(model, max_step_ratio(model))
@@ -222,7 +246,9 @@ def _map_again(colmap: "_Colmap", trial: "_Trial", runs: list[dict],
     while True:
         kept = max(done, key=lambda run: _rank(run[2], [r[2] for r in done if r is not run]))
         ratio = kept[2]["max_step_ratio"]
-        if (ratio <= JUMPY and any(_agree(kept[2], r[2]) for r in done if r is not kept)) or seeds > REMAPS:
+        others = [r[2] for r in done if r is not kept]
+        if (ratio <= JUMPY and any(_agree(kept[2], o) for o in others)) or any(_same(kept[2], o) for o in others) \
+                or seeds > REMAPS:
             break
         batch = tuple(range(seeds, min(seeds + len(PAIR), REMAPS + 1)))
         if ratio > JUMPY:
