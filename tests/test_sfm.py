@@ -272,3 +272,29 @@ def test_the_same_model_is_closer_than_agreement():
     assert not sfm._same(poor, dict(poor, focal_px=416.1, points3D=1860))  # the focal alone tells them apart
     assert not sfm._same(poor, dict(poor, max_step_ratio=22.06))  # and so does the path alone
     assert not sfm._same(fox, dict(fox, registered_frames=49))
+
+
+def test_matching_every_pair_after_the_next_five_reuses_their_matches(orbit_frames, tmp_path):
+    """A video that next-5 matching cannot place falls back to matching every pair; COLMAP skips
+    the pairs the database holds already, so that starts from the next-5 matches. One pair's next-5
+    matches are cut to 10 here: matched again, it would have all of them back."""
+    import sqlite3
+    from contextlib import closing
+    names = sorted(p.name for p in orbit_frames.glob("frame_*.jpg"))
+    colmap = sfm._Colmap(orbit_frames, names, "video", sfm.SfmOptions(sfm_max_size=480), {}, lambda *a: None,
+                         tmp_path)
+
+    def rows(db):
+        with closing(sqlite3.connect(db)) as c:
+            return dict(c.execute("select pair_id, rows from matches where rows > 0"))
+    near_db = colmap._database("sequential")[0]
+    near = rows(near_db)
+    pair = max(near, key=near.get)
+    with closing(sqlite3.connect(near_db)) as c:  # closed, so that the change is in the file that is copied
+        data = c.execute("select data from matches where pair_id = ?", (pair,)).fetchone()[0]
+        c.execute("update matches set rows = 10, data = ? where pair_id = ?", (data[:10 * 8], pair))
+        c.commit()
+    every = rows(colmap._database("exhaustive")[0])
+    assert len(every) > len(near) and near[pair] > 10
+    assert every[pair] == 10  # kept as it was, not matched again
+    assert all(every[p] == n for p, n in near.items() if p != pair)
