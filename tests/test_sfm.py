@@ -252,8 +252,8 @@ def test_a_long_step_that_two_mappings_find_alike_is_not_mapped_again(orbit_fram
     def map_again(*args, **kwargs):
         raise MappedAgain
     colmap.map = map_again
-    _, kept, remaps, ratio, mappings = sfm._map_again(colmap, trial, runs, tmp_path)
-    assert ratio > sfm.JUMPY and remaps == len(sfm.PAIR) - 1 and len(mappings) == 2
+    _, kept, remaps, figures, mappings = sfm._map_again(colmap, trial, runs, tmp_path)
+    assert figures["max_step_ratio"] > sfm.JUMPY and remaps == len(sfm.PAIR) - 1 and len(mappings) == 2
     assert sfm._same(*mappings) and kept.num_reg_images() == mappings[0]["registered_frames"]
     other = sfm._largest(runs[1])
     for point_id in sorted(other.point3D_ids())[::50]:

@@ -130,9 +130,9 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         registered = best.num_reg_images() if best is not None else 0
         if registered < max(3, options.min_registered_fraction * total):
             raise ReconstructionError(_placement_message(registered, total))
-        remaps, ratio, mappings = 0, None, None
+        remaps, kept, mappings = 0, None, None
         if kind == "video":
-            models, best, remaps, ratio, mappings = _map_again(colmap, chosen, runs, Path(tmp))
+            models, best, remaps, kept, mappings = _map_again(colmap, chosen, runs, Path(tmp))
             registered = best.num_reg_images()
 
         progress(0.95, "undistorting images")
@@ -149,11 +149,10 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         **model_figures(best),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    if ratio is not None:
-        report["max_step_ratio"] = ratio
+    if kept is not None:
+        ratio = report["max_step_ratio"] = kept["max_step_ratio"]
         report["mappings"] = mappings
-        kept = _mapping_figures(best, ratio)
-        if ratio > JUMPY and sum(_same(kept, m) for m in mappings) > 1:
+        if ratio > JUMPY and any(_same(kept, m) for m in mappings if m is not kept):
             log.info("the camera path has a step %.1f× the median, and two mappings found it alike: frames "
                      "missing from the clip, or a fast move", ratio)
         elif ratio > JUMPY:
@@ -174,8 +173,8 @@ REMAPS = 5
 """A video is mapped at least twice (two seeds at once, see PAIR), and again, two more seeds at a
 time, while no smooth model has another mapping that agrees with it (`_agree`) and no two mappings
 found the same model (`_same`), at most this many times beyond the first; the model kept is ranked
-by `_rank`. Three runs of 40 mappings of the demo's frames (`benchmarks/bench_mappings.py`, 2026-12-04): 6, 10 and 6 were poor, most with fewer 3D points
-than every good one (1,371-2,970 against 3,259-3,534); most jumped, but 1, 4 and 1 had a smooth
+by `_rank`. Three runs of 40 mappings of the demo's frames (`benchmarks/bench_mappings.py`,
+2026-12-04): 6, 10 and 6 were poor, most with fewer 3D points than every good one (1,371-2,970 against 3,259-3,534); most jumped, but 1, 4 and 1 had a smooth
 path (largest step 1.4-4.0× the median, as good ones have) and an off camera (focal 341-412 px
 against 430-431). Trained the same way, poor models held out 14.0 and 14.6 dB where good ones held
 out 23.8 and 24.3 dB (the poor ones' training views reached only 15-18 dB: the poses disagree); the
@@ -232,11 +231,11 @@ def _rank(figures: dict, others: list[dict]) -> tuple:
 
 
 def _map_again(colmap: "_Colmap", trial: "_Trial", runs: list[dict],
-               tmp: Path) -> tuple[dict, object, int, float, list[dict]]:
+               tmp: Path) -> tuple[dict, object, int, dict, list[dict]]:
     """Map a video again, two seeds at a time, until a smooth model has another mapping that agrees
     with it (see REMAPS), or another mapping found the same model (`_same`) whatever its path; `runs`
     are the mappings so far. Returns (models, the model kept, how many mappings ran beyond the first,
-    that model's `max_step_ratio`, each mapping's figures in seed order)."""
+    that model's figures, and each mapping's figures in seed order, the kept one among them)."""
     def mapping(models: dict) -> tuple:
         model = _largest(models)
         return models, model, _mapping_figures(model, max_step_ratio(model))
@@ -258,7 +257,7 @@ def _map_again(colmap: "_Colmap", trial: "_Trial", runs: list[dict],
             log.info("no two mappings agree yet: mapping again (%d of %d)", batch[-1], REMAPS)
         done += [mapping(models) for models in colmap.map(trial, tmp / f"remap-{seeds}", batch) if models]
         seeds += len(batch)
-    return kept[0], kept[1], seeds - 1, ratio, [r[2] for r in done]
+    return kept[0], kept[1], seeds - 1, kept[2], [r[2] for r in done]
 
 
 def _mapping_figures(model: "pycolmap.Reconstruction", ratio: float) -> dict:

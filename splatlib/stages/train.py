@@ -84,8 +84,8 @@ throughout (`bench_training.py --variant default: --variant c5:coarse_until=0.5`
 output in `benchmarks/results/training-coarse-to-fine-2026-12-04.txt`): fountain_p11 +0.15, −0.32,
 +0.49 dB held-out on one model and +0.35 dB on another, in 23–24% less train time, SSIM −0.004 to
 −0.006; the demo +0.13, +0.21 dB in 16% less; lund +0.19, −0.48, +0.38, +0.10 and −0.43 dB on three
-models, in 19–21% less: +0.07 dB on average over the eleven pairs. 0.3 saved only 6–11%. Not applied on a GPU, where gsplat's steps are
-launch-bound and a smaller image saves nothing."""
+models, in 19–21% less: +0.07 dB on average over the eleven pairs. 0.3 saved only 6–11%. Not applied
+on a GPU, where gsplat's steps are launch-bound and a smaller image saves nothing."""
 
 
 def coarse_fraction(device: torch.device) -> float:
