@@ -298,3 +298,36 @@ def test_matching_every_pair_after_the_next_five_reuses_their_matches(orbit_fram
     assert len(every) > len(near) and near[pair] > 10
     assert every[pair] == 10  # kept as it was, not matched again
     assert all(every[p] == n for p, n in near.items() if p != pair)
+
+
+def test_a_fallback_whose_matches_cannot_link_more_frames_is_skipped(orbit_frames, tmp_path, monkeypatch):
+    """Next-5 pairs that never cross the middle of the clip (as where frames are missing) link two
+    halves: relaxed thresholds on the same matches cannot place more than the half placed, so the
+    fallback that matches every pair comes next."""
+    names = sorted(p.name for p in orbit_frames.glob("frame_*.jpg"))
+    middle = len(names) // 2
+    real_database = sfm._Colmap._database
+
+    def split(self, matching):
+        made = matching not in self._matched
+        db_path, prior = real_database(self, matching)
+        if made and matching == "sequential":
+            db = pycolmap.Database.open(str(db_path))
+            ids = {image.name: image.image_id for image in db.read_all_images()}
+            for a in names[:middle]:
+                for b in names[middle:]:
+                    db.delete_matches(ids[a], ids[b])
+                    db.delete_inlier_matches(ids[a], ids[b])
+            db.close()
+        return db_path, prior
+    monkeypatch.setattr(sfm._Colmap, "_database", split)
+    calls = sabotage(monkeypatch, set())
+    colmap = sfm._Colmap(orbit_frames, names, "video", sfm.SfmOptions(sfm_max_size=480), {}, lambda *a: None,
+                         tmp_path)
+    assert colmap.reachable("sequential") == len(names) - middle == 9
+    assert colmap.reachable("exhaustive") == len(names)
+
+    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(sfm_max_size=480))
+    every = "exhaustive matching, relaxed thresholds, focal length estimated"
+    assert calls[:2] == [None, None] and set(calls[2:]) == {every}  # mapped again from there if need be
+    assert report["fallback"] == every and report["registered_frames"] >= 16

@@ -117,6 +117,10 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
             same_as = (trial.matching, trial.focal_prior and colmap.has_focal_prior(trial.matching), trial.relaxed)
             if same_as in tried:
                 continue  # e.g. "ignore the EXIF focal length" when there is none
+            if best is not None and colmap.reachable(trial.matching) <= best.num_reg_images():
+                log.info("skipping %s: its matches link at most the %d frames placed already",
+                         trial.label, best.num_reg_images())
+                continue
             if trial.label:
                 log.info("placed %s of %d frames; trying: %s", best.num_reg_images() if best else 0, total,
                          trial.label)
@@ -350,6 +354,33 @@ class _Colmap:
             self._timed("matching", t0)
             self._matched[matching] = (db, _drop_focal_priors(db, keep=True))
         return self._matched[matching]
+
+    def reachable(self, matching: str) -> int:
+        """The most frames that `matching`'s verified pairs link into one set: no mapping of these
+        matches can place more, whatever its thresholds. The fox capture as a video (50 frames, 17
+        of the clip's missing after the 31st) links 31 | 19 by its next-5 pairs: 31 placed, and
+        relaxed thresholds cannot join the two."""
+        import pycolmap  # here, not at the top: the CLI and the API start without it
+        db = pycolmap.Database.open(str(self._database(matching)[0]))
+        try:
+            pair_ids, geometries = db.read_two_view_geometries()
+            parent = {image.image_id: image.image_id for image in db.read_all_images()}
+        finally:
+            db.close()
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+        for pair_id, geometry in zip(pair_ids, geometries):
+            if len(geometry.inlier_matches):
+                a, b = pycolmap.pair_id_to_image_pair(pair_id)
+                parent[root(a)] = root(b)
+        sizes: dict[int, int] = {}
+        for i in parent:
+            sizes[root(i)] = sizes.get(root(i), 0) + 1
+        return max(sizes.values(), default=0)
 
     def has_focal_prior(self, matching: str) -> bool:
         """Whether any camera of the frames has an EXIF focal length."""
