@@ -106,7 +106,8 @@ def test_fallback_order():
     assert trials[0].label is None and not trials[0].relaxed
     assert trials[1].label == "relaxed mapper thresholds" and trials[1].relaxed
     assert [t.matching for t in trials] == ["exhaustive"] * 3 + ["sequential"]
-    assert [t.focal_prior for t in sfm._trials("sequential")] == [True, True, False, False]
+    assert [t.focal_prior for t in sfm._trials("sequential")] == [True, True, False, False, False]
+    assert [t.matching for t in sfm._trials("sequential")] == ["sequential"] * 3 + ["across", "exhaustive"]
 
 
 def test_a_video_path_that_jumps_is_mapped_again(orbit_frames, tmp_path, monkeypatch, caplog):
@@ -300,10 +301,12 @@ def test_matching_every_pair_after_the_next_five_reuses_their_matches(orbit_fram
     assert all(every[p] == n for p, n in near.items() if p != pair)
 
 
-def test_a_fallback_whose_matches_cannot_link_more_frames_is_skipped(orbit_frames, tmp_path, monkeypatch):
+def test_next_five_pieces_are_joined_by_the_pairs_across_them(orbit_frames, tmp_path, monkeypatch):
     """Next-5 pairs that never cross the middle of the clip (as where frames are missing) link two
-    halves: relaxed thresholds on the same matches cannot place more than the half placed, so the
-    fallback that matches every pair comes next."""
+    halves: relaxed thresholds on the same matches cannot place more than the half placed, so they
+    are skipped, and the fallback matches the pairs across the halves, not every pair."""
+    import sqlite3
+    from contextlib import closing
     names = sorted(p.name for p in orbit_frames.glob("frame_*.jpg"))
     middle = len(names) // 2
     real_database = sfm._Colmap._database
@@ -324,10 +327,26 @@ def test_a_fallback_whose_matches_cannot_link_more_frames_is_skipped(orbit_frame
     calls = sabotage(monkeypatch, set())
     colmap = sfm._Colmap(orbit_frames, names, "video", sfm.SfmOptions(sfm_max_size=480), {}, lambda *a: None,
                          tmp_path)
-    assert colmap.reachable("sequential") == len(names) - middle == 9
-    assert colmap.reachable("exhaustive") == len(names)
+    assert colmap.pieces("sequential") == [names[:middle], names[middle:]]
+    assert colmap.reachable("sequential") == 9 and colmap.reachable("across") == len(names)
+
+    def pairs(db):
+        with closing(sqlite3.connect(db)) as c:
+            return {pycolmap.pair_id_to_image_pair(p) for (p,) in c.execute("select pair_id from matches")}
+    near, across = pairs(colmap.database("sequential")), pairs(colmap.database("across"))
+    assert len(across - near) == middle * (len(names) - middle)  # each pair across the halves, no other
 
     report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(sfm_max_size=480))
+    label = sfm._trials("sequential")[3].label
+    assert calls[:2] == [None, None] and set(calls[2:]) == {label}  # mapped again from there if need be
+    assert report["fallback"] == label and report["matching"] == "across" and report["registered_frames"] >= 16
+
+
+def test_linked_next_five_matches_fall_back_to_every_pair(orbit_frames, tmp_path, monkeypatch):
+    """Where the next-5 pairs link every frame there are no pairs across pieces: the fallback after
+    the relaxed thresholds matches every pair."""
+    calls = sabotage(monkeypatch, {None, "relaxed mapper thresholds"})
+    report = sfm.run_sfm(orbit_frames, tmp_path / "sfm", "video", sfm.SfmOptions(sfm_max_size=480))
     every = "exhaustive matching, relaxed thresholds, focal length estimated"
-    assert calls[:2] == [None, None] and set(calls[2:]) == {every}  # mapped again from there if need be
-    assert report["fallback"] == every and report["registered_frames"] >= 16
+    assert calls[:4] == [None, None, "relaxed mapper thresholds", "relaxed mapper thresholds"]
+    assert set(calls[4:]) == {every} and report["fallback"] == every and report["registered_frames"] >= 16

@@ -76,13 +76,18 @@ def _trials(matching: str) -> list[_Trial]:
     Mapping takes seconds once features are matched, so the fallbacks reuse the matches: relaxed
     thresholds for the initial pair and for adding frames (forward walks and short baselines fail
     COLMAP's defaults: on lund, 2–6 of 29 frames placed, 29 of 29 relaxed), then also without the
-    EXIF focal length (often wrong on edited or cropped photos). Only then are the frames matched
-    the other way.
+    EXIF focal length (often wrong on edited or cropped photos). Then a video's frames are matched
+    across the pieces its next-5 pairs left unlinked (`_Colmap.pieces`; fox as a video: 589 pairs
+    instead of every one of 1,225, 285.8 against 297.5 s end to end at 31.63 dB both, 2026-12-05),
+    and only then every pair. `run_sfm` skips a trial whose matches cannot place more than the best.
     """
     other = "exhaustive" if matching == "sequential" else "sequential"
+    across = [_Trial("pairs across the pieces next-5 matching left apart, relaxed thresholds, focal length "
+                     "estimated", "across", False, True)] if matching == "sequential" else []
     return [_Trial(None, matching, True, False),
             _Trial("relaxed mapper thresholds", matching, True, True),
             _Trial("relaxed thresholds, focal length estimated (EXIF ignored)", matching, False, True),
+            *across,
             _Trial(f"{other} matching, relaxed thresholds, focal length estimated", other, False, True)]
 
 
@@ -114,7 +119,8 @@ def run_sfm(frames_dir: Path, out_dir: Path, kind: str = "video", options: SfmOp
         seeds = PAIR if kind == "video" else (0,)  # a video is mapped twice at once (see REMAPS, PAIR)
         tried: set[tuple] = set()
         for i, trial in enumerate(_trials(_choose_matching(options, kind, total))):
-            same_as = (trial.matching, trial.focal_prior and colmap.has_focal_prior(trial.matching), trial.relaxed)
+            same_as = (colmap.database(trial.matching), trial.focal_prior and colmap.has_focal_prior(trial.matching),
+                       trial.relaxed)
             if same_as in tried:
                 continue  # e.g. "ignore the EXIF focal length" when there is none
             if best is not None and colmap.reachable(trial.matching) <= best.num_reg_images():
@@ -320,53 +326,78 @@ class _Colmap:
             self._timed("features", t0)
         return self._features
 
+    def database(self, matching: str) -> Path:
+        """The database with features and `matching` matches, made once (see `_database`)."""
+        return self._database(matching)[0]
+
     def _database(self, matching: str) -> tuple[Path, bool]:
-        """The database with features and `matching` matches (made once), and whether it has a focal prior."""
+        """The database with features and `matching` matches (made once), and whether it has a focal prior.
+
+        `across` is the next-5 matches and every pair of frames they leave in different pieces
+        (`pieces`), or the next-5 database itself where they link every frame.
+        """
         import pycolmap  # here, not at the top: the CLI and the API start without it
-        if matching not in self._matched:
-            db = self.workdir / f"{matching}.db"
-            # COLMAP skips the pairs a database has matched already, and a video's next-5 pairs are
-            # among all pairs: fox as a video matched every pair in 60 s from them, 70 s afresh
-            # (2026-12-05). Not the other way: a photo set falls back to next-5 pairs to leave out
-            # the look-alike pairs that matching all brought in.
-            start = self._matched["sequential"][0] if matching == "exhaustive" and "sequential" in self._matched \
-                else self._extract()
-            shutil.copyfile(start, db)
-            t0 = time.perf_counter()
-            self.progress(0.25, f"{matching} matching")
-            match_opts = pycolmap.FeatureMatchingOptions()
-            match_opts.num_threads = self.threads
-            if matching == "sequential":
-                pairing = pycolmap.SequentialPairingOptions()
-                pairing.overlap = self.options.sequential_overlap
-                # Only near neighbours in time. With 10 neighbours and COLMAP's quadratic overlap (frames
-                # 2^k apart too), the demo video matched frames seconds apart that see look-alike
-                # textures, and 3 of 3 runs placed some frames on the wrong part of the orbit (largest
-                # step between consecutive frames 5.6×, 7× and 240000× the median; training then
-                # fitted contradictory views: 15-16 dB held-out in 2 of 5 pipeline runs). With the
-                # next 5 frames only: 3 of 3 smooth (largest step 1.4× the median), and more points.
-                pairing.quadratic_overlap = False
-                pairing.loop_detection = False  # needs a vocabulary download; never offline
-                pycolmap.match_sequential(db, matching_options=match_opts, pairing_options=pairing,
-                                          device=pycolmap.Device.cpu)
-            else:
-                pycolmap.match_exhaustive(db, matching_options=match_opts, device=pycolmap.Device.cpu)
-            self._timed("matching", t0)
-            self._matched[matching] = (db, _drop_focal_priors(db, keep=True))
+        if matching in self._matched:
+            return self._matched[matching]
+        if matching == "across" and len(self.pieces("sequential")) == 1:
+            self._matched[matching] = self._matched["sequential"]
+            return self._matched[matching]
+        db = self.workdir / f"{matching}.db"
+        # COLMAP skips the pairs a database has matched already, and a video's next-5 pairs are
+        # among all pairs: fox as a video matched every pair in 60 s from them, 70 s afresh
+        # (2026-12-05); so do the pairs across pieces. Not the other way: a photo set falls back to
+        # next-5 pairs to leave out the look-alike pairs that matching all brought in.
+        start = None
+        if matching == "across":
+            start = self._matched["sequential"][0]
+        elif matching == "exhaustive":
+            start = next((self._matched[m][0] for m in ("across", "sequential") if m in self._matched), None)
+        shutil.copyfile(start or self._extract(), db)
+        t0 = time.perf_counter()
+        self.progress(0.25, "matching across the pieces" if matching == "across" else f"{matching} matching")
+        match_opts = pycolmap.FeatureMatchingOptions()
+        match_opts.num_threads = self.threads
+        if matching == "sequential":
+            pairing = pycolmap.SequentialPairingOptions()
+            pairing.overlap = self.options.sequential_overlap
+            # Only near neighbours in time. With 10 neighbours and COLMAP's quadratic overlap (frames
+            # 2^k apart too), the demo video matched frames seconds apart that see look-alike
+            # textures, and 3 of 3 runs placed some frames on the wrong part of the orbit (largest
+            # step between consecutive frames 5.6×, 7× and 240000× the median; training then
+            # fitted contradictory views: 15-16 dB held-out in 2 of 5 pipeline runs). With the
+            # next 5 frames only: 3 of 3 smooth (largest step 1.4× the median), and more points.
+            pairing.quadratic_overlap = False
+            pairing.loop_detection = False  # needs a vocabulary download; never offline
+            pycolmap.match_sequential(db, matching_options=match_opts, pairing_options=pairing,
+                                      device=pycolmap.Device.cpu)
+        elif matching == "across":
+            pieces = self.pieces("sequential")
+            listed = self.workdir / "across-pairs.txt"
+            listed.write_text("".join(f"{a} {b}\n" for k, piece in enumerate(pieces) for other in pieces[k + 1:]
+                                      for a in piece for b in other))
+            pairing = pycolmap.ImportedPairingOptions()
+            pairing.match_list_path = listed
+            pycolmap.match_image_pairs(db, matching_options=match_opts, pairing_options=pairing,
+                                       device=pycolmap.Device.cpu)
+        else:
+            pycolmap.match_exhaustive(db, matching_options=match_opts, device=pycolmap.Device.cpu)
+        self._timed("matching", t0)
+        self._matched[matching] = (db, _drop_focal_priors(db, keep=True))
         return self._matched[matching]
 
-    def reachable(self, matching: str) -> int:
-        """The most frames that `matching`'s verified pairs link into one set: no mapping of these
-        matches can place more, whatever its thresholds. The fox capture as a video (50 frames, 17
-        of the clip's missing after the 31st) links 31 | 19 by its next-5 pairs: 31 placed, and
-        relaxed thresholds cannot join the two."""
+    def pieces(self, matching: str) -> list[list[str]]:
+        """The frames `matching`'s verified pairs link, as sets of names, largest first: no mapping of
+        these matches can place more than the largest, whatever its thresholds. The fox capture as a
+        video (50 frames, 17 of the clip's missing after the 31st) is two pieces under next-5
+        matching, 31 | 19 frames: relaxed thresholds cannot join them, pairs across them can."""
         import pycolmap  # here, not at the top: the CLI and the API start without it
-        db = pycolmap.Database.open(str(self._database(matching)[0]))
+        db = pycolmap.Database.open(str(self.database(matching)))
         try:
             pair_ids, geometries = db.read_two_view_geometries()
-            parent = {image.image_id: image.image_id for image in db.read_all_images()}
+            names = {image.image_id: image.name for image in db.read_all_images()}
         finally:
             db.close()
+        parent = {i: i for i in names}
 
         def root(i: int) -> int:
             while parent[i] != i:
@@ -377,10 +408,15 @@ class _Colmap:
             if len(geometry.inlier_matches):
                 a, b = pycolmap.pair_id_to_image_pair(pair_id)
                 parent[root(a)] = root(b)
-        sizes: dict[int, int] = {}
-        for i in parent:
-            sizes[root(i)] = sizes.get(root(i), 0) + 1
-        return max(sizes.values(), default=0)
+        pieces: dict[int, list[str]] = {}
+        for i in sorted(names, key=names.get):
+            pieces.setdefault(root(i), []).append(names[i])
+        return sorted(pieces.values(), key=len, reverse=True)
+
+    def reachable(self, matching: str) -> int:
+        """The most frames one mapping of `matching`'s matches can place (see `pieces`)."""
+        pieces = self.pieces(matching)
+        return len(pieces[0]) if pieces else 0
 
     def has_focal_prior(self, matching: str) -> bool:
         """Whether any camera of the frames has an EXIF focal length."""
