@@ -45,3 +45,55 @@ def test_the_server_runs_two_scenes_at_once_where_two_cpus_can_take_them(tmp_pat
     assert Settings(home=tmp_path).concurrency == expected
     assert build_parser().parse_args(["serve"]).concurrency == expected
     assert build_parser().parse_args(["serve", "--concurrency", "1"]).concurrency == 1
+
+
+def test_trainings_split_the_cpus_between_them(tmp_path, monkeypatch):
+    import numba
+    import torch
+
+    from splatlib import threads
+    monkeypatch.setattr(threads, "SHARE_EVERY", 0.0)
+    pool, torch_threads = numba.config.NUMBA_NUM_THREADS, torch.get_num_threads()
+    with threads.CpuShare(tmp_path, cpus=2 * pool) as one:
+        one.update()
+        assert one.count() == 1 and one.threads == pool  # alone: the whole pool
+        with threads.CpuShare(tmp_path, cpus=2 * pool) as two:
+            two.update()
+            one.update()
+            assert one.count() == two.count() == 2
+            assert one.threads == two.threads == pool == numba.get_num_threads() == torch.get_num_threads()
+        with threads.CpuShare(tmp_path, cpus=pool) as two, threads.CpuShare(tmp_path, cpus=pool) as three:
+            three.update()
+            assert three.count() == 3 and three.threads == max(1, pool // 3) == numba.get_num_threads()
+        one.update()
+        assert one.count() == 1 and one.threads == pool
+    assert not list(tmp_path.iterdir())  # each gave its share back
+    assert numba.get_num_threads() == pool and torch.get_num_threads() == torch_threads
+
+
+def test_a_training_in_another_process_counts_and_a_dead_ones_file_does_not(tmp_path):
+    from splatlib.threads import CpuShare
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from splatlib.threads import CpuShare; share = CpuShare(Path(sys.argv[1])); "
+                               "print('held', flush=True); time.sleep(120)", str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with CpuShare(tmp_path, cpus=2) as mine:
+            assert mine.count() == 2
+            holder.kill()  # as when a training is killed: its file stays, its lock goes
+            holder.wait()
+            assert len(list(tmp_path.iterdir())) == 2
+            assert mine.count() == 1 and [p.name for p in tmp_path.iterdir()] == [mine.path.name]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_without_a_writable_folder_the_pools_keep_their_size(tmp_path):
+    from splatlib.threads import CpuShare
+    (tmp_path / "file").write_text("")
+    share = CpuShare(tmp_path / "file" / "share", cpus=2)  # a file where the folder would be
+    share.update()
+    assert share.threads is None and share.path is None
+    share.close()

@@ -153,3 +153,26 @@ def test_the_cpu_trains_half_its_steps_on_half_size_views_and_a_gpu_none():
     """Half-size steps cost a third of a full one on the CPU; gsplat's steps are launch-bound."""
     assert coarse_fraction(torch.device("cpu")) == COARSE_UNTIL == 0.5
     assert coarse_fraction(torch.device("cuda")) == 0.0
+
+
+def test_the_cpu_trainer_takes_its_share_of_the_cpus(completed_scene, tmp_path, monkeypatch):
+    """Another training holds a share: this one's thread pools are halved while both run (see CpuShare)."""
+    import numba
+
+    from splatlib import threads
+    from splatlib.gs import trainer
+    scene, catalog, store = completed_scene
+    cams, xyz, rgb = load_colmap(store.path(f"sfm/{scene.id}"), 64)
+    train_cams, test_cams = split_holdout(cams, 8)
+    seen = []
+
+    class Recorded(threads.CpuShare):
+        def update(self):
+            super().update()
+            seen.append(numba.get_num_threads())
+    monkeypatch.setattr(threads, "SHARE_EVERY", 0.0)
+    monkeypatch.setattr(trainer, "CpuShare", lambda: Recorded(tmp_path, cpus=2))
+    with threads.CpuShare(tmp_path, cpus=2):
+        train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams, TrainConfig(iterations=4, sh_degree=0))
+    assert seen == [1] * 4 and not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS

@@ -6,10 +6,12 @@ import math
 import resource
 import statistics
 import time
+from contextlib import nullcontext
 from typing import Callable
 
 import torch
 
+from ..threads import CpuShare
 from .device import describe
 from .metrics import photometric_loss
 from .model import on_device
@@ -53,15 +55,18 @@ def time_steps(optim: GaussianAdam, views: list[View], steps: int, warmup: int, 
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     draw = draw or (lambda p, viewmat, K, width, height: render(p, viewmat, K, width, height, 3)[0])
     times = []
-    for i in range(warmup + steps):
-        viewmat, K, width, height, target = views[i % len(views)]
-        sync()
-        t0 = time.perf_counter()
-        photometric_loss(draw(optim.params, viewmat, K, width, height), target).backward()
-        optim.step()
-        sync()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
+    with CpuShare() if device.type == "cpu" else nullcontext() as share:  # as the trainer does
+        for i in range(warmup + steps):
+            viewmat, K, width, height, target = views[i % len(views)]
+            if share is not None:
+                share.update()
+            sync()
+            t0 = time.perf_counter()
+            photometric_loss(draw(optim.params, viewmat, K, width, height), target).backward()
+            optim.step()
+            sync()
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
     return {"ms_per_step": round(1000 * statistics.median(times), 2), "ms_mean": round(1000 * statistics.fmean(times), 3)}
 
 

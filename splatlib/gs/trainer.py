@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from ..options import default
+from ..threads import CpuShare
 from .cameras import Camera, halved, scene_extent
 from .densify import Densifier, DensifyConfig
 from .metrics import photometric_loss, psnr, ssim
@@ -149,34 +151,37 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     step = first_step - 1
     coarse = [halved(c) for c in train_cams] \
         if config.coarse_until > 0 and min(min(c.width, c.height) for c in train_cams) >= 2 else []
-    for step in range(first_step, config.iterations + 1):
-        if not order:
-            order = list(rng.permutation(len(train_cams)))
-        index = order.pop()
-        cam = coarse[index] if coarse and step <= config.coarse_until * config.iterations else train_cams[index]
-        optim.lrs["means"] = lrs["means"] * decay ** step
-        fit = train_step(optim, densifier, cam, config, step)
-        if fit is not None:
-            recent.append(fit)
-        recent = recent[-20:]
-        if config.eval_every and test_cams and step % config.eval_every == 0:
-            p, _ = evaluate(optim.params, test_cams, sh_degree_at(config, step))
-            curve.append({"step": step, "seconds": round(time.perf_counter() - t_start, 2), "psnr": round(p, 3)})
-        if step % 10 == 0 or step == config.iterations:
-            progress(step / config.iterations,
-                     f"step {step}/{config.iterations}, {len(optim.params['means'])} Gaussians, "
-                     f"train PSNR {np.mean(recent):.1f} dB")
-        if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every and step < config.iterations:
-            _save_checkpoint(checkpoint, {
-                "key": key, "step": step, "params": {k: v.detach() for k, v in optim.params.items()},
-                "optim": optim.state_dict(), "densify": densifier.state_dict(), "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                "order": order, "curve": curve, "recent": recent, "elapsed": time.perf_counter() - t_start})
-            last_save = time.perf_counter()
-        if config.seconds_limit is not None and time.perf_counter() - t_start > config.seconds_limit:
-            log.info("time limit of %.0f s reached at step %d of %d", config.seconds_limit, step, config.iterations)
-            break
+    with CpuShare() if device.type == "cpu" else nullcontext() as share:  # threads: see CpuShare
+        for step in range(first_step, config.iterations + 1):
+            if share is not None:
+                share.update()
+            if not order:
+                order = list(rng.permutation(len(train_cams)))
+            index = order.pop()
+            cam = coarse[index] if coarse and step <= config.coarse_until * config.iterations else train_cams[index]
+            optim.lrs["means"] = lrs["means"] * decay ** step
+            fit = train_step(optim, densifier, cam, config, step)
+            if fit is not None:
+                recent.append(fit)
+            recent = recent[-20:]
+            if config.eval_every and test_cams and step % config.eval_every == 0:
+                p, _ = evaluate(optim.params, test_cams, sh_degree_at(config, step))
+                curve.append({"step": step, "seconds": round(time.perf_counter() - t_start, 2), "psnr": round(p, 3)})
+            if step % 10 == 0 or step == config.iterations:
+                progress(step / config.iterations,
+                         f"step {step}/{config.iterations}, {len(optim.params['means'])} Gaussians, "
+                         f"train PSNR {np.mean(recent):.1f} dB")
+            if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every and step < config.iterations:
+                _save_checkpoint(checkpoint, {
+                    "key": key, "step": step, "params": {k: v.detach() for k, v in optim.params.items()},
+                    "optim": optim.state_dict(), "densify": densifier.state_dict(), "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                    "order": order, "curve": curve, "recent": recent, "elapsed": time.perf_counter() - t_start})
+                last_save = time.perf_counter()
+            if config.seconds_limit is not None and time.perf_counter() - t_start > config.seconds_limit:
+                log.info("time limit of %.0f s reached at step %d of %d", config.seconds_limit, step, config.iterations)
+                break
     seconds = time.perf_counter() - t_start
     _drop_nonfinite(optim, densifier, step)  # one not seen since it went bad would reach the exports
     final_degree = sh_degree_at(config, step)
