@@ -113,7 +113,11 @@ class CpuShare:
     def count(self) -> int:
         """Trainings holding a share now, this one included; removes the files of ended ones."""
         count = 0
-        for path in self.folder.iterdir():
+        try:
+            paths = list(self.folder.iterdir())
+        except OSError:  # the folder was removed meanwhile (a temporary-files cleaner): count this one
+            return 1
+        for path in paths:
             if path.name.startswith("."):
                 continue
             if path == self.path:

@@ -90,10 +90,15 @@ def test_a_training_in_another_process_counts_and_a_dead_ones_file_does_not(tmp_
         holder.wait()
 
 
-def test_without_a_writable_folder_the_pools_keep_their_size(tmp_path):
+def test_without_its_folder_a_share_keeps_the_pools_and_training_goes_on(tmp_path):
     from splatlib.threads import CpuShare
     (tmp_path / "file").write_text("")
     share = CpuShare(tmp_path / "file" / "share", cpus=2)  # a file where the folder would be
     share.update()
     assert share.threads is None and share.path is None
     share.close()
+    with CpuShare(tmp_path / "share", cpus=2) as share:
+        for path in (tmp_path / "share").iterdir():  # a cleaner removes the folder while it trains
+            path.unlink()
+        (tmp_path / "share").rmdir()
+        assert share.count() == 1
