@@ -393,7 +393,7 @@ class _Colmap:
         import pycolmap  # here, not at the top: the CLI and the API start without it
         db = pycolmap.Database.open(str(self.database(matching)))
         try:
-            pair_ids, geometries = db.read_two_view_geometries()
+            pair_ids, inliers = db.read_two_view_geometry_num_inliers()
             names = {image.image_id: image.name for image in db.read_all_images()}
         finally:
             db.close()
@@ -404,8 +404,8 @@ class _Colmap:
                 parent[i] = parent[parent[i]]
                 i = parent[i]
             return i
-        for pair_id, geometry in zip(pair_ids, geometries):
-            if len(geometry.inlier_matches):
+        for pair_id, count in zip(pair_ids, inliers):
+            if count:
                 a, b = pycolmap.pair_id_to_image_pair(pair_id)
                 parent[root(a)] = root(b)
         pieces: dict[int, list[str]] = {}
