@@ -301,6 +301,7 @@ class _Colmap:
         self.threads = options.num_threads if options.num_threads > 0 else usable_cpus()
         self._features: Path | None = None  # database with features
         self._matched: dict[str, tuple[Path, bool]] = {}  # matching -> (database, had a focal prior)
+        self._pieces: dict[str, list[list[str]]] = {}  # matching -> its pieces (a database, once made, stays)
 
     def _timed(self, step: str, t0: float) -> None:
         self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - t0
@@ -390,8 +391,15 @@ class _Colmap:
         these matches can place more than the largest, whatever its thresholds. The fox capture as a
         video (50 frames, 17 of the clip's missing after the 31st) is two pieces under next-5
         matching, 31 | 19 frames: relaxed thresholds cannot join them, pairs across them can."""
+        if matching not in self._pieces:
+            self._pieces[matching] = self._linked(self.database(matching))
+        return self._pieces[matching]
+
+    @staticmethod
+    def _linked(db_path: Path) -> list[list[str]]:
+        """The frames of a database linked by its verified pairs, as sets of names, largest first."""
         import pycolmap  # here, not at the top: the CLI and the API start without it
-        db = pycolmap.Database.open(str(self.database(matching)))
+        db = pycolmap.Database.open(str(db_path))
         try:
             pair_ids, inliers = db.read_two_view_geometry_num_inliers()
             names = {image.image_id: image.name for image in db.read_all_images()}
