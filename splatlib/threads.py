@@ -88,10 +88,11 @@ class CpuShare:
     trainings on 2 CPUs ran two threads each, and in 6 of 15 rounds one of them ran 3.4-3.8x its
     time alone; with shares 1.9-3.3x in 15 of 15 (`bench_train_step.py --concurrent 3`, rounds
     alternated, 2026-12-05). A file left by a training that died is unlocked, and removed by the next
-    count. Where the folder cannot be written the pools keep their size.
+    count. Where the folder cannot be written, or `active` is false (a training on a GPU), the pools
+    keep their size and `update` does nothing.
     """
 
-    def __init__(self, folder: Path | None = None, cpus: int | None = None):
+    def __init__(self, folder: Path | None = None, cpus: int | None = None, active: bool = True):
         self.folder = folder or share_folder()
         self.cpus = cpus or usable_cpus()
         self.threads: int | None = None  # the pools' size as last set; None: not set yet
@@ -99,6 +100,8 @@ class CpuShare:
         self._last = -math.inf
         self._file = None
         self._torch_threads = 0  # torch's pool before the first change, given back by close()
+        if not active:
+            return
         try:
             self.folder.mkdir(mode=0o700, exist_ok=True)
             name = f"{os.getpid()}-{uuid.uuid4().hex}"

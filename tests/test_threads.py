@@ -97,6 +97,9 @@ def test_without_its_folder_a_share_keeps_the_pools_and_training_goes_on(tmp_pat
     share.update()
     assert share.threads is None and share.path is None
     share.close()
+    with CpuShare(tmp_path / "gpu", cpus=2, active=False) as inactive:  # a training on a GPU takes no share
+        inactive.update()
+        assert inactive.threads is None and not (tmp_path / "gpu").exists()
     with CpuShare(tmp_path / "share", cpus=2) as share:
         for path in (tmp_path / "share").iterdir():  # a cleaner removes the folder while it trains
             path.unlink()

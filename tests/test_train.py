@@ -171,7 +171,7 @@ def test_the_cpu_trainer_takes_its_share_of_the_cpus(completed_scene, tmp_path, 
             super().update()
             seen.append(numba.get_num_threads())
     monkeypatch.setattr(threads, "SHARE_EVERY", 0.0)
-    monkeypatch.setattr(trainer, "CpuShare", lambda: Recorded(tmp_path, cpus=2))
+    monkeypatch.setattr(trainer, "CpuShare", lambda active: Recorded(tmp_path, cpus=2, active=active))
     with threads.CpuShare(tmp_path, cpus=2):
         train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams, TrainConfig(iterations=4, sh_degree=0))
     assert seen == [1] * 4 and not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]

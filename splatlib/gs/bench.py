@@ -6,7 +6,6 @@ import math
 import resource
 import statistics
 import time
-from contextlib import nullcontext
 from typing import Callable
 
 import torch
@@ -55,11 +54,10 @@ def time_steps(optim: GaussianAdam, views: list[View], steps: int, warmup: int, 
     sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     draw = draw or (lambda p, viewmat, K, width, height: render(p, viewmat, K, width, height, 3)[0])
     times = []
-    with CpuShare() if device.type == "cpu" else nullcontext() as share:  # as the trainer does
+    with CpuShare(active=device.type == "cpu") as share:  # as the trainer does
         for i in range(warmup + steps):
             viewmat, K, width, height, target = views[i % len(views)]
-            if share is not None:
-                share.update()
+            share.update()
             sync()
             t0 = time.perf_counter()
             photometric_loss(draw(optim.params, viewmat, K, width, height), target).backward()

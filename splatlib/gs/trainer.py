@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -151,10 +150,9 @@ def train(params: dict[str, torch.Tensor], train_cams: list[Camera], test_cams: 
     step = first_step - 1
     coarse = [halved(c) for c in train_cams] \
         if config.coarse_until > 0 and min(min(c.width, c.height) for c in train_cams) >= 2 else []
-    with CpuShare() if device.type == "cpu" else nullcontext() as share:  # threads: see CpuShare
+    with CpuShare(active=device.type == "cpu") as share:  # threads: see CpuShare
         for step in range(first_step, config.iterations + 1):
-            if share is not None:
-                share.update()
+            share.update()
             if not order:
                 order = list(rng.permutation(len(train_cams)))
             index = order.pop()
