@@ -24,6 +24,7 @@ from PIL import Image
 from ..errors import InputError, ReconstructionError
 from ..layout import SFM_REPORT
 from ..media import IMAGE_SUFFIXES
+from ..options import default
 from . import Progress, no_progress
 from .sfm import model_figures, write_undistorted
 
@@ -114,7 +115,7 @@ def read_transforms(folder: Path) -> list[View]:
     return views
 
 
-def import_project(folder: Path, out_dir: Path, kind: str, sfm_max_size: int = 1600,
+def import_project(folder: Path, out_dir: Path, kind: str, sfm_max_size: int = default("sfm_max_size"),
                    progress: Progress = no_progress) -> dict:
     """Write the project's model to `out_dir` as the SfM stage does (undistorted, `report.json`);
     returns the report."""
