@@ -25,7 +25,7 @@ _WALL_RADIUS = 5.0
 DEMO_VIDEO = {"seconds": 10.0, "fps": 10.0}  # `splatlib demo`'s input: 100 frames at 480×360
 DEMO_OPTIONS = {"iterations": 600, "image_size": 320, "max_gaussians": 40_000}
 """The demo's pipeline settings beside the defaults: 21-42 s of `splatlib run` on 2 cores and 23.6-25.1 dB
-held-out in 33 of the 34 quality-ledger runs of 2026-12-04 and 05 (benchmarks/bench_quality.py); the other got
+held-out in 34 of the 35 quality-ledger runs of 2026-12-04 and 05 (benchmarks/bench_quality.py); the other got
 a poor SfM model and ended at 16.7 dB, before a video was mapped until two mappings agree (README, "The quality
 ledger")."""
 
