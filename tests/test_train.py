@@ -1,7 +1,12 @@
 """Training: checkpoints resume exactly where an interrupted run stopped."""
 
+import shutil
+
+import pycolmap
+import pytest
 import torch
 
+from splatlib.errors import ReconstructionError
 from splatlib.gs.cameras import Camera, halved, load_colmap, split_holdout
 from splatlib.gs.model import init_from_points
 from splatlib.gs.optim import GaussianAdam
@@ -176,3 +181,29 @@ def test_the_cpu_trainer_takes_its_share_of_the_cpus(completed_scene, tmp_path, 
         train(init_from_points(xyz, rgb, 2000, 0), train_cams, test_cams, TrainConfig(iterations=4, sh_degree=0))
     assert seen == [1] * 4 and not [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+def test_a_distortion_model_with_zero_terms_loads_as_a_pinhole(completed_scene, tmp_path):
+    """COLMAP's undistortion leaves a camera whose distortion terms are all 0 as it is: training
+    takes it as the pinhole it is, and still refuses one with distortion left."""
+    scene, catalog, store = completed_scene
+    sfm = store.path(f"sfm/{scene.id}")
+    cams, _, _ = load_colmap(sfm, 96, load_images=False)
+    for k, loads in ((0.0, True), (0.05, False)):
+        out = tmp_path / f"k{k}"
+        shutil.copytree(sfm / "images", out / "images")
+        rec = pycolmap.Reconstruction(str(sfm / "sparse"))
+        for cam in rec.cameras.values():
+            fx, fy, cx, cy = cam.params
+            radial = pycolmap.Camera(model="SIMPLE_RADIAL", width=cam.width, height=cam.height,
+                                     params=[(fx + fy) / 2, cx, cy, k], camera_id=cam.camera_id)
+            rec.cameras[cam.camera_id] = radial
+        (out / "sparse").mkdir()
+        rec.write(str(out / "sparse"))
+        if loads:
+            radial_cams, _, _ = load_colmap(out, 96, load_images=False)
+            assert [c.name for c in radial_cams] == [c.name for c in cams]
+            assert torch.allclose(radial_cams[0].K, cams[0].K, rtol=1e-3)
+        else:
+            with pytest.raises(ReconstructionError, match="SIMPLE_RADIAL is not undistorted"):
+                load_colmap(out, 96, load_images=False)

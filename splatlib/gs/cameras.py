@@ -1,4 +1,4 @@
-"""Training views from a COLMAP model with PINHOLE cameras (as written by undistortion)."""
+"""Training views from a COLMAP model with undistorted cameras (PINHOLE, as undistortion writes them)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def load_colmap(sfm_dir: Path, max_size: int, load_images: bool = True
     cams = []
     for image in sorted(rec.images.values(), key=lambda im: im.name):
         cam = rec.cameras[image.camera_id]
-        if cam.model_name not in ("PINHOLE", "SIMPLE_PINHOLE"):
+        if not cam.is_undistorted():  # a distortion model whose terms are all 0 is a pinhole: COLMAP's
+            # undistortion leaves such a camera as it is
             raise ReconstructionError(f"camera model {cam.model_name} is not undistorted (PINHOLE)")
         s = min(1.0, max_size / max(cam.width, cam.height))
         w, h = max(1, round(cam.width * s)), max(1, round(cam.height * s))
