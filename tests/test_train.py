@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
+import numpy as np
 import pycolmap
 import pytest
 import torch
 
 from splatlib.errors import ReconstructionError
 from splatlib.gs.cameras import Camera, halved, load_colmap, split_holdout
-from splatlib.gs.model import init_from_points
+from splatlib.gs.model import init_from_points, spread_sample
 from splatlib.gs.optim import GaussianAdam
 from splatlib.gs.trainer import TrainConfig, train
 from splatlib.stages.train import (COARSE_UNTIL, TrainOptions, coarse_fraction, gaussian_budget, gaussians_per_view,
@@ -57,6 +58,32 @@ def test_checkpoint_for_other_settings_is_ignored(completed_scene, tmp_path):
                   checkpoint=ckpt)
     assert other.curve[-1]["step"] == 15
     assert messages[0].startswith("step 10/15")  # started afresh: a resumed run would begin after step 11
+
+
+def test_a_start_over_half_the_budget_keeps_the_sparse_regions_points():
+    """A dense cluster of 9000 points and 1000 spread thinly: a uniform sample of 2000 would keep about
+    200 of the thin ones; weighted by spacing, nearly all of them stay."""
+    gen = np.random.default_rng(0)
+    xyz = np.concatenate([gen.normal(0, 0.1, (9000, 3)), gen.uniform(-5, 5, (1000, 3))]).astype(np.float32)
+    rgb = np.zeros_like(xyz)
+    params = init_from_points(xyz, rgb, 4000, 0, seed=1)
+    kept = params["means"].detach().numpy()
+    assert len(kept) == 2000 and len(np.unique(kept, axis=0)) == 2000
+    thin = np.abs(kept).max(axis=1) > 1.0  # the dense cluster's sd is 0.1
+    assert thin.sum() > 900
+    pick = spread_sample(xyz, 2000, np.random.default_rng(1))
+    np.testing.assert_array_equal(pick, spread_sample(xyz, 2000, np.random.default_rng(1)))  # same seed, same start
+    assert not np.array_equal(pick, spread_sample(xyz, 2000, np.random.default_rng(2)))
+    assert list(pick) == sorted(set(pick))
+
+
+def test_spacing_is_measured_against_a_subset_of_a_large_model(monkeypatch):
+    from splatlib.gs import model
+    monkeypatch.setattr(model, "SPACING_REFERENCE", 500)
+    gen = np.random.default_rng(0)
+    xyz = np.concatenate([gen.normal(0, 0.1, (4500, 3)), gen.uniform(-5, 5, (500, 3))]).astype(np.float32)
+    pick = model.spread_sample(xyz, 1000, np.random.default_rng(3))
+    assert len(set(pick)) == 1000 and (pick >= 4500).sum() > 400
 
 
 def test_gaussian_budget_grows_with_the_views_within_the_cap():

@@ -23,12 +23,38 @@ def knn_mean_distance(xyz: torch.Tensor, k: int = 3, chunk: int = 1024) -> torch
     return out
 
 
+SPACING_REFERENCE = 32_768
+"""Most points a point's spacing is measured against (`spread_sample`): all of fountain_p11's 22.8k
+SfM points; a random subset of a larger model (200k points: 20 s on 2 cores; all of them: minutes)."""
+
+
+def spread_sample(xyz: np.ndarray, n: int, gen: np.random.Generator) -> np.ndarray:
+    """Sorted indices of `n` of the points (fewer than there are): a random sample weighted by each
+    point's spacing (its mean distance to its 3 nearest others), so regions SfM saw sparsely keep
+    their points where a uniform sample would thin them as much as the dense ones.
+
+    On fountain_p11 (22.8k SfM points, 10.5k kept) the held-out views gained +0.13 to +1.19 dB over
+    the uniform sample, +0.64 dB on average, SSIM +0.005 to +0.013, four seeds on one SfM model
+    (README, "A start that keeps sparse regions")."""
+    pts = torch.from_numpy(np.ascontiguousarray(xyz, dtype=np.float32))
+    ref = pts if len(pts) <= SPACING_REFERENCE else pts[torch.from_numpy(
+        np.sort(gen.choice(len(pts), SPACING_REFERENCE, replace=False)))]
+    spacing = torch.empty(len(pts))
+    for i in range(0, len(pts), 1024):
+        d = torch.cdist(pts[i:i + 1024], ref)
+        d[d == 0] = float("inf")  # itself (a point of `ref`)
+        spacing[i:i + 1024] = d.topk(3, largest=False).values.mean(1)
+    weight = spacing.clamp_min(1e-12).numpy().astype(np.float64)
+    keys = np.log(gen.random(len(pts))) / weight  # weighted sampling without replacement: the n largest keys
+    return np.sort(np.argpartition(-keys, n)[:n])
+
+
 def init_from_points(xyz: np.ndarray, rgb: np.ndarray, max_gaussians: int, sh_degree: int,
                      seed: int = 0) -> dict[str, torch.Tensor]:
-    """Leaf tensors for a model with one Gaussian per SfM point (subsampled to half the budget)."""
+    """Leaf tensors for a model with one Gaussian per SfM point (at most half the budget: `spread_sample`)."""
     gen = np.random.default_rng(seed)
     if len(xyz) > max_gaussians // 2:
-        pick = np.sort(gen.choice(len(xyz), max_gaussians // 2, replace=False))
+        pick = spread_sample(xyz, max_gaussians // 2, gen)
         xyz, rgb = xyz[pick], rgb[pick]
     means = torch.tensor(xyz, dtype=torch.float32)  # a copy: training must not write into the caller's array
     n = len(means)
