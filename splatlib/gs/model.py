@@ -13,13 +13,20 @@ from .sh import C0, num_sh_bases
 PARAM_NAMES = ("means", "scales", "quats", "opacities", "sh0", "shN")
 
 
-def knn_mean_distance(xyz: torch.Tensor, k: int = 3, chunk: int = 1024) -> torch.Tensor:
-    """Mean distance of each point to its `k` nearest neighbours (itself excluded)."""
-    k = min(k, max(len(xyz) - 1, 1))
+def knn_mean_distance(xyz: torch.Tensor, k: int = 3, chunk: int = 1024,
+                      among: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean distance of each point to its `k` nearest neighbours (itself excluded) among the points
+    themselves, or among `among` (a subset of them or all), where a zero distance counts as itself."""
+    ref = xyz if among is None else among
+    k = min(k, max(len(ref) - 1, 1)) if among is None else min(k, len(ref))
     out = torch.empty(len(xyz))
     for i in range(0, len(xyz), chunk):
-        d = torch.cdist(xyz[i:i + chunk], xyz)
-        out[i:i + chunk] = d.topk(k + 1, largest=False).values[:, 1:].mean(1)
+        d = torch.cdist(xyz[i:i + chunk], ref)
+        if among is None:
+            out[i:i + chunk] = d.topk(k + 1, largest=False).values[:, 1:].mean(1)
+        else:
+            d[d == 0] = float("inf")
+            out[i:i + chunk] = d.topk(k, largest=False).values.mean(1)
     return out
 
 
@@ -39,12 +46,7 @@ def spread_sample(xyz: np.ndarray, n: int, gen: np.random.Generator) -> np.ndarr
     pts = torch.from_numpy(np.ascontiguousarray(xyz, dtype=np.float32))
     ref = pts if len(pts) <= SPACING_REFERENCE else pts[torch.from_numpy(
         np.sort(gen.choice(len(pts), SPACING_REFERENCE, replace=False)))]
-    spacing = torch.empty(len(pts))
-    for i in range(0, len(pts), 1024):
-        d = torch.cdist(pts[i:i + 1024], ref)
-        d[d == 0] = float("inf")  # itself (a point of `ref`)
-        spacing[i:i + 1024] = d.topk(min(3, len(ref)), largest=False).values.mean(1)
-    weight = spacing.clamp_min(1e-12).numpy().astype(np.float64)
+    weight = knn_mean_distance(pts, among=ref).clamp_min(1e-12).numpy().astype(np.float64)
     keys = np.log(gen.random(len(pts))) / weight  # weighted sampling without replacement: the n largest keys
     return np.sort(np.argpartition(-keys, n)[:n])
 
