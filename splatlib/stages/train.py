@@ -56,7 +56,9 @@ GAUSSIANS_PER_VIEW = 3000
 images better (on fountain_p11's 10 views, 100k Gaussians end 2.5 dB below 30k on the held-out view).
 6000 per view was measured on 2026-12-04 and not adopted: +0.8 to +1.1 dB on two fixed fountain_p11
 SfM models over four seeds, but end to end −3.8 dB with its true cameras, −0.7 dB as a video and
-−0.2 dB on lund (README, "A larger Gaussian budget"), and each step costs more."""
+−0.2 dB on lund (README, "A larger Gaussian budget"), and each step costs more. Measured again after
+the start became spacing-weighted (2026-12-05, one fountain_p11 model, seeds 0-3): 25.52 against
+25.48 dB, in 1.35× the train time; the weighted start keeps what the larger budget bought."""
 GAUSSIANS_PER_VIEW_CUDA = 6000
 """Budget per training view on a GPU, where twice the Gaussians cost no step time (gsplat's steps are
 launch-bound: 5 ms from 10k to 200k Gaussians on an H200). fountain_p11 on an H200, 2026-12-04
